@@ -1,0 +1,30 @@
+// Two projects: fast unit specs beside the code, and end-to-end suites against a real broker and
+// database (their global setup starts the chain as separate processes and stops it afterwards).
+const moduleNameMapper = { '^@app/(contracts|kafka|platform|service)(|/.*)$': '<rootDir>/libs/$1/src$2' };
+// Type checking is `npm run typecheck`'s job (npm test runs it first); jest only transpiles.
+const transform = { '^.+\\.ts$': ['ts-jest', { tsconfig: { isolatedModules: true }, diagnostics: false }] };
+
+module.exports = {
+  // End-to-end tests wait on conditions with their own deadlines; this is only the outer bound.
+  testTimeout: 120000,
+  projects: [
+    {
+      displayName: 'unit',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/scripts', '<rootDir>/docker'],
+      testMatch: ['**/*.spec.ts'],
+      moduleNameMapper,
+      transform,
+    },
+    {
+      displayName: 'e2e',
+      testEnvironment: 'node',
+      roots: ['<rootDir>/test'],
+      testMatch: ['**/*.e2e-spec.ts'],
+      moduleNameMapper,
+      transform,
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+    },
+  ],
+};
