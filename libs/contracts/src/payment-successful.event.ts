@@ -1,0 +1,46 @@
+import { IsNumber, IsOptional, IsPositive, IsString, Length, Min } from 'class-validator';
+import { cartTotal } from './cart-item.dto';
+import { PaymentRequestDto } from './payment-request.dto';
+import { ContractViolation } from './validation';
+
+/**
+ * `payment-successful`. The course's flood tool sends only `{ user_id, cart, timestamp }`: consumers then
+ * derive payment_id from topic, partition and offset, and amount from the cart.
+ */
+export class PaymentSuccessfulEvent extends PaymentRequestDto {
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  payment_id?: string;
+
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @IsPositive()
+  amount?: number;
+
+  /** Epoch seconds. */
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(0)
+  timestamp!: number;
+}
+
+/** A payment event with its identity and amount settled. */
+export interface SettledPayment extends PaymentSuccessfulEvent {
+  payment_id: string;
+  amount: number;
+}
+
+/**
+ * Fills in what the minimal shape leaves out: the id (from the record, so a redelivery maps to the same
+ * payment) and the amount (from the cart). An amount that disagrees with its cart is a contract violation.
+ */
+export function settlePayment(event: PaymentSuccessfulEvent, recordId: string): SettledPayment {
+  const total = cartTotal(event.cart);
+  if (event.amount !== undefined && Math.abs(event.amount - total) >= 0.005) {
+    throw new ContractViolation(PaymentSuccessfulEvent.name, [
+      { field: 'amount', messages: [`amount ${event.amount} does not match the cart total ${total}`] },
+    ]);
+  }
+  return Object.assign(event, { payment_id: event.payment_id ?? recordId, amount: total });
+}
+
