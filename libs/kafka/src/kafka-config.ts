@@ -1,0 +1,76 @@
+import type { KafkaOptions } from '@nestjs/microservices';
+import { connect } from 'node:net';
+import { Partitioners, type ISocketFactory, type KafkaConfig, type ProducerConfig } from 'kafkajs';
+
+/**
+ * Sockets with Nagle's algorithm off, as Kafka's own Java client opens them (kafkajs leaves it on): a request
+ * is written whole and should leave at once, not wait for the previous one to be acknowledged.
+ */
+const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
+  const socket = connect({ host, port }, onConnect);
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, 60_000);
+  return socket;
+};
+
+/**
+ * Client settings shared by every connection to the broker. Retries are short on purpose: a request that
+ * cannot reach the broker fails within seconds so callers (POST /payment) can answer 503 instead of hanging.
+ */
+export function kafkaClientConfig(brokers: string[], clientId: string): KafkaConfig {
+  return {
+    clientId,
+    brokers,
+    socketFactory,
+    connectionTimeout: 3000,
+    requestTimeout: 10_000,
+    retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 3 },
+  };
+}
+
+export const producerConfig: ProducerConfig = {
+  // The Java client's murmur2 partitioner: a user's events land on the same partition whichever client sent them.
+  createPartitioner: Partitioners.DefaultPartitioner,
+  allowAutoTopicCreation: false,
+};
+
+export interface ConsumerServerSettings {
+  brokers: string[];
+  clientId: string;
+  groupId: string;
+  /** Partitions handled at once by this instance (one message at a time per partition, so order holds). */
+  concurrency: number;
+}
+
+/**
+ * Options for Nest's Kafka server (one consumer per service). `postfixId: ''` keeps the group id exactly
+ * as DESIGN.md names it; Nest would otherwise append `-server`.
+ */
+export type KafkaServerOptions = NonNullable<KafkaOptions['options']>;
+
+export function consumerServerOptions(settings: ConsumerServerSettings): KafkaServerOptions {
+  return {
+    postfixId: '',
+    client: kafkaClientConfig(settings.brokers, settings.clientId),
+    consumer: {
+      groupId: settings.groupId,
+      allowAutoTopicCreation: false,
+      // A member that dies without leaving is noticed within 10 s; live members heartbeat every second.
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1000,
+      rebalanceTimeout: 30_000,
+      // A fetch long-polls this long when idle; leaving and rejoining a group wait for it, so a short wait
+      // is what lets a stopped instance's partitions move within a second or two. Data still returns at once.
+      maxWaitTimeInMs: 500,
+      retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 5 },
+    },
+    producer: producerConfig,
+    // A new group starts at the beginning, so payments sent before the first order instance are not skipped.
+    subscribe: { fromBeginning: true },
+    // Processed offsets are committed at least every second, not only when a fetched batch is done: a slow
+    // batch then shows its progress in the lag, and a crash repeats seconds of work rather than the batch.
+    run: { partitionsConsumedConcurrently: settings.concurrency, autoCommitInterval: 1000 },
+    // Handlers decode the bytes themselves, so poison (bad JSON, tombstones) is seen, not guessed at.
+    parser: { keepBinary: true },
+  };
+}

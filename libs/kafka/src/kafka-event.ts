@@ -1,0 +1,49 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { KafkaContext } from '@nestjs/microservices';
+import type { ClassConstructor } from 'class-transformer';
+import { parseContract } from '@app/contracts';
+import { PoisonMessageError } from './errors';
+
+/** Where a consumed record came from. */
+export interface RecordSource {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+}
+
+export function recordSource(ctx: KafkaContext): RecordSource {
+  const message = ctx.getMessage();
+  return { topic: ctx.getTopic(), partition: ctx.getPartition(), offset: message.offset, key: decodeKey(message.key) };
+}
+
+/** A stable id for a record that carries none: a redelivery of the same record gets the same id. */
+export function recordId(source: RecordSource): string {
+  return `${source.topic}:${source.partition}:${source.offset}`;
+}
+
+/** Decodes a record's raw value (kept binary by the server options) into a validated contract instance. */
+export function decodeRecordValue<T extends object>(contract: ClassConstructor<T>, value: unknown): T {
+  if (value === null || value === undefined) throw new PoisonMessageError('the record has no value (tombstone)');
+  const text = Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+  let plain: unknown;
+  try {
+    plain = JSON.parse(text);
+  } catch (error) {
+    throw new PoisonMessageError(`the value is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseContract(contract, plain);
+}
+
+/**
+ * `@KafkaEvent(Contract)`: the handler's parameter, decoded from the record's bytes and validated.
+ * Throws inside the handler's interceptor chain, so the dead-letter interceptor sees every failure.
+ */
+export const KafkaEvent = createParamDecorator((contract: ClassConstructor<object>, context: ExecutionContext) =>
+  decodeRecordValue(contract, context.switchToRpc().getContext<KafkaContext>().getMessage().value),
+);
+
+function decodeKey(key: unknown): string | null {
+  if (key === null || key === undefined) return null;
+  return Buffer.isBuffer(key) ? key.toString('utf8') : String(key);
+}

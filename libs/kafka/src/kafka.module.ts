@@ -1,0 +1,43 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { ConsumerLagMetrics } from './consumer-lag.metrics';
+import { ConsumerGroup, DeadLetterInterceptor } from './dead-letter.interceptor';
+import { EventPublisher } from './event-publisher';
+import { KafkaAdmin } from './kafka-admin';
+import { KafkaEventPublisher } from './kafka-event-publisher';
+import { KafkaHealthIndicator } from './kafka.health';
+import { ConsumerState } from './monitored-kafka-server';
+
+export interface KafkaModuleOptions {
+  /** The consumer group of the service's `@EventPattern` handlers; absent for a producer-only service. */
+  consumerGroup?: string;
+}
+
+/** The Kafka layer of one service: topics at start, a publisher, and for consumers the dead-letter interceptor. */
+@Module({})
+export class KafkaModule {
+  static forService(options: KafkaModuleOptions = {}): DynamicModule {
+    const consumerProviders: Provider[] = options.consumerGroup
+      ? [
+          { provide: ConsumerGroup, useValue: new ConsumerGroup(options.consumerGroup) },
+          { provide: ConsumerState, useValue: new ConsumerState() },
+          { provide: APP_INTERCEPTOR, useClass: DeadLetterInterceptor },
+          ConsumerLagMetrics,
+        ]
+      : [];
+    const exported = [EventPublisher, KafkaAdmin, KafkaHealthIndicator, ...(options.consumerGroup ? [ConsumerGroup, ConsumerState] : [])];
+    return {
+      module: KafkaModule,
+      global: true,
+      imports: [TerminusModule],
+      providers: [
+        KafkaAdmin,
+        { provide: EventPublisher, useClass: KafkaEventPublisher },
+        KafkaHealthIndicator,
+        ...consumerProviders,
+      ],
+      exports: exported,
+    };
+  }
+}

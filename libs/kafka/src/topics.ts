@@ -1,0 +1,41 @@
+import type { Admin, ITopicConfig } from 'kafkajs';
+import { DLQ_TOPICS, TOPICS } from '@app/contracts';
+
+export const DLQ_PARTITIONS = 1;
+
+/** Every topic of the chain with the partitions it should have. */
+export function topicPlan(partitions: number): ITopicConfig[] {
+  return [
+    ...Object.values(TOPICS).map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
+    ...Object.values(DLQ_TOPICS).map((topic) => ({ topic, numPartitions: DLQ_PARTITIONS, replicationFactor: 1 })),
+  ];
+}
+
+export interface TopicReport {
+  created: string[];
+  /** Topics that exist with fewer partitions than asked for: they cap how many consumers get work. */
+  short: { topic: string; partitions: number; wanted: number }[];
+}
+
+/** Creates missing topics; existing ones are left as they are and reported when short of partitions. */
+export async function ensureTopics(admin: Admin, partitions: number): Promise<TopicReport> {
+  const plan = topicPlan(partitions);
+  const existing = new Set(await admin.listTopics());
+  const missing = plan.filter((spec) => !existing.has(spec.topic));
+  // createTopics answers false, not an error, when another process created them first.
+  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  const { topics } = await admin.fetchTopicMetadata({ topics: plan.map((spec) => spec.topic) });
+  const short = topics.flatMap(({ name, partitions: have }) => {
+    const wanted = plan.find((spec) => spec.topic === name)?.numPartitions ?? 0;
+    return have.length < wanted ? [{ topic: name, partitions: have.length, wanted }] : [];
+  });
+  return { created: missing.map((spec) => spec.topic), short };
+}
+
+export function describeShortTopic(entry: TopicReport['short'][number]): string {
+  return (
+    `topic "${entry.topic}" has ${entry.partitions} partition(s) but ${entry.wanted} are configured (TOPIC_PARTITIONS): ` +
+    `at most ${entry.partitions} consumer(s) per group get work. ` +
+    `Add partitions with \`npm run topics -- --partitions ${entry.wanted} --grow\` (keys may then map to new partitions).`
+  );
+}

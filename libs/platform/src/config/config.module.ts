@@ -1,0 +1,18 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { Environment, ServiceIdentity } from './environment';
+
+/** Makes the environment validated at boot, and the service's identity, injectable everywhere in a service. */
+@Global()
+@Module({})
+export class EnvironmentModule {
+  static register(env: Environment, identity: ServiceIdentity): DynamicModule {
+    return {
+      module: EnvironmentModule,
+      providers: [
+        { provide: Environment, useValue: env },
+        { provide: ServiceIdentity, useValue: identity },
+      ],
+      exports: [Environment, ServiceIdentity],
+    };
+  }
+}

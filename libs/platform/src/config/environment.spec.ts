@@ -1,0 +1,34 @@
+import { ConfigurationError, loadEnvironment } from './environment';
+
+function problems(raw: Record<string, string>): string {
+  try {
+    loadEnvironment(raw, { PORT: 8000 });
+  } catch (error) {
+    if (error instanceof ConfigurationError) return error.message;
+    throw error;
+  }
+  return '';
+}
+
+describe('loadEnvironment', () => {
+  it('applies the defaults of DESIGN.md and the service', () => {
+    const env = loadEnvironment({}, { PORT: 8001 });
+    expect(env).toMatchObject({ PORT: 8001, KAFKA_BROKERS: '127.0.0.1:9092', INSTANCE_ID: '1', PROCESSING_DELAY_MS: 0, TOPIC_PARTITIONS: 3 });
+    expect(env.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+  });
+
+  it('reads numbers from the environment', () => {
+    expect(loadEnvironment({ PORT: '8004', PROCESSING_DELAY_MS: '100', KAFKA_BROKERS: 'a:1,b:2' })).toMatchObject({ PORT: 8004, PROCESSING_DELAY_MS: 100 });
+  });
+
+  it('names every bad variable and the value it had', () => {
+    const message = problems({ PORT: 'eighty', TOPIC_PARTITIONS: '0', KAFKA_BROKERS: 'localhost', DATABASE_URL: 'mysql://x', SMTP_URL: 'nope' });
+    for (const fragment of ['PORT', '"eighty"', 'TOPIC_PARTITIONS', 'KAFKA_BROKERS', '"localhost"', 'DATABASE_URL', 'SMTP_URL']) {
+      expect(message).toContain(fragment);
+    }
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadEnvironment({ INSTANCE_ID: '' }, { PORT: 1 }).INSTANCE_ID).toBe('1');
+  });
+});

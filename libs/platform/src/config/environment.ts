@@ -1,0 +1,92 @@
+// class-transformer's @Type reads decorator metadata: the polyfill must load before this class.
+import 'reflect-metadata';
+import { plainToInstance, Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
+import { flattenValidationErrors } from '@app/contracts';
+
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/blackfriday';
+const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+/** Every setting a service reads, with its default; validated once at boot. */
+export class Environment {
+  /** Comma-separated host:port list. */
+  @IsString()
+  @Matches(/^[A-Za-z0-9.-]+:\d{1,5}(,[A-Za-z0-9.-]+:\d{1,5})*$/, {
+    message: 'KAFKA_BROKERS must be a comma-separated list of host:port',
+  })
+  KAFKA_BROKERS = '127.0.0.1:9092';
+
+  @IsString()
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// URL' })
+  DATABASE_URL = DEFAULT_DATABASE_URL;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(65535)
+  PORT!: number;
+
+  @IsString()
+  @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'INSTANCE_ID must be 1 to 32 letters, digits, _ or -' })
+  INSTANCE_ID = '1';
+
+  /** Simulated slow step in the order handler (the course's database write). */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(300_000)
+  PROCESSING_DELAY_MS = 0;
+
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(1000)
+  TOPIC_PARTITIONS = 3;
+
+  @IsOptional()
+  @IsUrl({ protocols: ['smtp', 'smtps'], require_tld: false, require_protocol: true })
+  SMTP_URL?: string;
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'log';
+
+  get kafkaBrokers(): string[] {
+    return this.KAFKA_BROKERS.split(',');
+  }
+}
+
+/** A bad setting: the message names each variable and the value it had. */
+export class ConfigurationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigurationError';
+  }
+}
+
+/** Validates the process environment over the service's defaults; throws ConfigurationError. */
+export function loadEnvironment(raw: Record<string, unknown>, defaults: Partial<Environment> = {}): Environment {
+  const given = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined && value !== ''));
+  const env = plainToInstance(Environment, { ...defaults, ...given }, { exposeDefaultValues: true });
+  const errors = validateSync(env, { whitelist: true });
+  if (errors.length > 0) {
+    throw new ConfigurationError(
+      flattenValidationErrors(errors).map(
+        ({ field, messages }) => `${messages.join(', ')} (got ${JSON.stringify(raw[field] ?? null)})`,
+      ),
+    );
+  }
+  return env;
+}
+
+/** Which service and instance this process is; fixed by its main.ts, not by the environment. */
+export class ServiceIdentity {
+  constructor(
+    readonly name: 'payment' | 'order' | 'email' | 'analytics',
+    readonly instanceId: string,
+  ) {}
+
+  /** Kafka client id: distinct per instance so the broker and Kafka UI can tell members apart. */
+  get clientId(): string {
+    return `${this.name}-${this.instanceId}`;
+  }
+}

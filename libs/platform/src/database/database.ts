@@ -1,0 +1,146 @@
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Client, Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { runner } from 'node-pg-migrate';
+import { isConnectionRefused, postgresUnavailableMessage, safeUrl } from './postgres-help';
+
+export interface DatabaseOptions {
+  url: string;
+  /** The service's own schema; migrations create it. */
+  schema: string;
+  /** Folder of `.sql` migrations (node-pg-migrate format). */
+  migrationsDir: string;
+  poolSize?: number;
+}
+
+/** Raised when no PostgreSQL server answers: the message says how to start one. */
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError';
+}
+
+/** A service's PostgreSQL pool. Closed on application shutdown, which Nest runs after consumers stop. */
+export class Database implements OnApplicationShutdown {
+  private readonly logger = new Logger(Database.name);
+
+  private constructor(
+    readonly pool: Pool,
+    readonly schema: string,
+  ) {
+    // An idle client losing its server must not crash the process: the next query reports the error.
+    pool.on('error', (error) => this.logger.warn(`idle PostgreSQL connection failed: ${error.message}`));
+  }
+
+  /** Creates the database if missing, migrates the schema under an advisory lock, and opens the pool. */
+  static async open(options: DatabaseOptions): Promise<Database> {
+    await ensureDatabaseExists(options.url);
+    await migrate(options);
+    const pool = new Pool({ connectionString: options.url, max: options.poolSize ?? 10, connectionTimeoutMillis: 5000 });
+    return new Database(pool, options.schema);
+  }
+
+  async query<Row extends QueryResultRow>(text: string, values?: unknown[]): Promise<Row[]> {
+    const result = await this.pool.query<Row>(text, values);
+    return result.rows;
+  }
+
+  /** One page of a table, newest first, optionally for one user: the list endpoints of every service. */
+  async page<Row extends QueryResultRow>(
+    table: string,
+    columns: string,
+    orderBy: string,
+    query: { limit: number; offset: number; user_id?: number },
+  ): Promise<{ rows: Row[]; total: number }> {
+    const where = '($1::int IS NULL OR user_id = $1)';
+    const userId = query.user_id ?? null;
+    const [rows, [{ count }]] = await Promise.all([
+      this.query<Row>(`SELECT ${columns} FROM ${table} WHERE ${where} ORDER BY ${orderBy} LIMIT $2 OFFSET $3`, [
+        userId,
+        query.limit,
+        query.offset,
+      ]),
+      this.query<{ count: string }>(`SELECT count(*) FROM ${table} WHERE ${where}`, [userId]),
+    ]);
+    return { rows, total: Number(count) };
+  }
+
+  async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+async function connect(url: string): Promise<Client> {
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+    return client;
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    if (isConnectionRefused(error)) {
+      throw new DatabaseUnavailableError(postgresUnavailableMessage(url, (error as { code: string }).code));
+    }
+    throw error;
+  }
+}
+
+async function ensureDatabaseExists(url: string): Promise<void> {
+  try {
+    await (await connect(url)).end();
+  } catch (error) {
+    if ((error as { code?: string }).code !== '3D000') throw error;
+    const target = new URL(url);
+    const name = decodeURIComponent(target.pathname.slice(1));
+    target.pathname = '/postgres';
+    const admin = await connect(target.toString());
+    try {
+      await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+      new Logger(Database.name).log(`created database ${safeUrl(url)}`);
+    } catch (createError) {
+      // Another service created it at the same moment.
+      if (!['42P04', '23505'].includes((createError as { code?: string }).code ?? '')) throw createError;
+    } finally {
+      await admin.end();
+    }
+  }
+}
+
+async function migrate(options: DatabaseOptions): Promise<void> {
+  const client = await connect(options.url);
+  const lockKey = `migrate:${options.schema}`;
+  try {
+    // Instances of one service start together: one migrates, the others wait and find nothing to do.
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [lockKey]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
+    await runner({
+      dbClient: client,
+      dir: options.migrationsDir,
+      direction: 'up',
+      migrationsTable: 'pgmigrations',
+      migrationsSchema: options.schema,
+      schema: options.schema,
+      noLock: true,
+      checkOrder: true,
+      log: () => undefined,
+    });
+  } finally {
+    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockKey]).catch(() => undefined);
+    await client.end();
+  }
+}

@@ -1,0 +1,45 @@
+import { Global, Module } from '@nestjs/common';
+import { makeCounterProvider, makeHistogramProvider, PrometheusModule } from '@willsoto/nestjs-prometheus';
+
+/** Metric names, shared by the code that records them and the tests and dashboards that read them. */
+export const METRICS = {
+  /** Named as the course's monitoring counts it. */
+  messagesSent: 'kafka_messages_sent_total',
+  messagesConsumed: 'kafka_messages_consumed_total',
+  deadLettered: 'kafka_messages_dead_lettered_total',
+  handlerSeconds: 'kafka_handler_duration_seconds',
+  consumerLag: 'kafka_consumer_group_lag',
+} as const;
+
+const metricProviders = [
+  makeCounterProvider({
+    name: METRICS.messagesSent,
+    help: 'Events published and acknowledged by the broker, by event type (topic).',
+    labelNames: ['event_type'],
+  }),
+  makeCounterProvider({
+    name: METRICS.messagesConsumed,
+    help: 'Events handled by this service, by topic and outcome (processed, dead_lettered).',
+    labelNames: ['topic', 'outcome'],
+  }),
+  makeCounterProvider({
+    name: METRICS.deadLettered,
+    help: 'Poison messages moved to a dead-letter topic, by source topic.',
+    labelNames: ['topic'],
+  }),
+  makeHistogramProvider({
+    name: METRICS.handlerSeconds,
+    help: 'Time spent handling one consumed event, by topic.',
+    labelNames: ['topic'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  }),
+];
+
+/** `GET /metrics` (Prometheus text format) with process defaults and the chain's own metrics. */
+@Global()
+@Module({
+  imports: [PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } })],
+  providers: metricProviders,
+  exports: metricProviders,
+})
+export class MetricsModule {}
