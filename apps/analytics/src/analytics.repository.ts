@@ -1,0 +1,103 @@
+import { Injectable } from '@nestjs/common';
+import type { CartItemDto } from '@app/contracts';
+import { Database } from '@app/platform';
+
+export interface ChainEvent {
+  topic: string;
+  event_id: string;
+  user_id: number;
+  amount?: number;
+  items?: CartItemDto[];
+}
+
+export interface ProductStats {
+  name: string;
+  quantity: number;
+  revenue: number;
+}
+
+export interface MinuteStats {
+  minute: string;
+  payments: number;
+  orders: number;
+  emails: number;
+}
+
+export interface Statistics {
+  total_payments: number;
+  total_orders: number;
+  total_emails: number;
+  revenue: number;
+  unique_users: number;
+  top_products: ProductStats[];
+  /** Events received in the last 60 seconds, all topics. */
+  events_last_minute: number;
+  /** Per minute, the last ten minutes, oldest first. */
+  events_per_minute: MinuteStats[];
+}
+
+@Injectable()
+export class AnalyticsRepository {
+  constructor(private readonly db: Database) {}
+
+  /** Records an event; false when it was already counted (a redelivery). */
+  async record(event: ChainEvent): Promise<boolean> {
+    const rows = await this.db.query(
+      `INSERT INTO analytics.events (topic, event_id, user_id, amount, items) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (topic, event_id) DO NOTHING RETURNING 1`,
+      [event.topic, event.event_id, event.user_id, event.amount ?? null, event.items ? JSON.stringify(event.items) : null],
+    );
+    return rows.length > 0;
+  }
+
+  async statistics(topics: { payments: string; orders: string; emails: string }): Promise<Statistics> {
+    const [totals, products, minutes, [lastMinute]] = await Promise.all([
+      this.db.query<{ payments: string; orders: string; emails: string; revenue: string | null; users: string }>(
+        `SELECT count(*) FILTER (WHERE topic = $1) AS payments,
+                count(*) FILTER (WHERE topic = $2) AS orders,
+                count(*) FILTER (WHERE topic = $3) AS emails,
+                sum(amount) FILTER (WHERE topic = $1) AS revenue,
+                count(DISTINCT user_id) FILTER (WHERE topic = $1) AS users
+         FROM analytics.events`,
+        [topics.payments, topics.orders, topics.emails],
+      ),
+      this.db.query<{ name: string; quantity: string; revenue: string }>(
+        `SELECT item->>'name' AS name, sum((item->>'quantity')::int) AS quantity,
+                sum((item->>'price')::numeric * (item->>'quantity')::int) AS revenue
+         FROM analytics.events, jsonb_array_elements(items) AS item
+         WHERE topic = $1
+         GROUP BY 1 ORDER BY quantity DESC, name LIMIT 10`,
+        [topics.payments],
+      ),
+      this.db.query<{ minute: Date; payments: string; orders: string; emails: string }>(
+        `SELECT date_trunc('minute', received_at) AS minute,
+                count(*) FILTER (WHERE topic = $1) AS payments,
+                count(*) FILTER (WHERE topic = $2) AS orders,
+                count(*) FILTER (WHERE topic = $3) AS emails
+         FROM analytics.events
+         WHERE received_at >= date_trunc('minute', now()) - interval '9 minutes'
+         GROUP BY 1 ORDER BY 1`,
+        [topics.payments, topics.orders, topics.emails],
+      ),
+      this.db.query<{ count: string }>(
+        `SELECT count(*) FROM analytics.events WHERE received_at >= now() - interval '60 seconds'`,
+      ),
+    ]);
+    const [total] = totals;
+    return {
+      total_payments: Number(total.payments),
+      total_orders: Number(total.orders),
+      total_emails: Number(total.emails),
+      revenue: Number(total.revenue ?? 0),
+      unique_users: Number(total.users),
+      top_products: products.map((p) => ({ name: p.name, quantity: Number(p.quantity), revenue: Number(p.revenue) })),
+      events_last_minute: Number(lastMinute.count),
+      events_per_minute: minutes.map((m) => ({
+        minute: m.minute.toISOString(),
+        payments: Number(m.payments),
+        orders: Number(m.orders),
+        emails: Number(m.emails),
+      })),
+    };
+  }
+}

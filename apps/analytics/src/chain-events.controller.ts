@@ -1,0 +1,44 @@
+import { Controller } from '@nestjs/common';
+import { Ctx, EventPattern, KafkaContext } from '@nestjs/microservices';
+import {
+  EmailSentEvent,
+  OrderCreatedEvent,
+  PaymentSuccessfulEvent,
+  settlePayment,
+  TOPICS,
+} from '@app/contracts';
+import { KafkaEvent, recordId, recordSource } from '@app/kafka';
+import { AnalyticsRepository } from './analytics.repository';
+
+/** Analytics watches the whole chain; every event is counted once, by its id. */
+@Controller()
+export class ChainEventsController {
+  constructor(private readonly analytics: AnalyticsRepository) {}
+
+  @EventPattern(TOPICS.paymentSuccessful)
+  async onPayment(@KafkaEvent(PaymentSuccessfulEvent) event: PaymentSuccessfulEvent, @Ctx() ctx: KafkaContext) {
+    const payment = settlePayment(event, recordId(recordSource(ctx)));
+    await this.analytics.record({
+      topic: TOPICS.paymentSuccessful,
+      event_id: payment.payment_id,
+      user_id: payment.user_id,
+      amount: payment.amount,
+      items: payment.cart,
+    });
+  }
+
+  @EventPattern(TOPICS.orderCreated)
+  async onOrder(@KafkaEvent(OrderCreatedEvent) order: OrderCreatedEvent) {
+    await this.analytics.record({
+      topic: TOPICS.orderCreated,
+      event_id: order.order_id,
+      user_id: order.user_id,
+      amount: order.total,
+    });
+  }
+
+  @EventPattern(TOPICS.emailSent)
+  async onEmail(@KafkaEvent(EmailSentEvent) email: EmailSentEvent) {
+    await this.analytics.record({ topic: TOPICS.emailSent, event_id: email.email_id, user_id: email.user_id });
+  }
+}

@@ -1,0 +1,30 @@
+import { Controller, Logger } from '@nestjs/common';
+import { Ctx, EventPattern, KafkaContext } from '@nestjs/microservices';
+import { PaymentSuccessfulEvent, settlePayment, TOPICS } from '@app/contracts';
+import { KafkaEvent, recordId, recordSource, simulateSlowStep } from '@app/kafka';
+import { Environment } from '@app/platform';
+import { OrdersService } from './orders.service';
+
+@Controller()
+export class PaymentEventsController {
+  private readonly logger = new Logger('Orders');
+
+  constructor(
+    private readonly orders: OrdersService,
+    private readonly env: Environment,
+  ) {}
+
+  @EventPattern(TOPICS.paymentSuccessful)
+  async onPaymentSuccessful(
+    @KafkaEvent(PaymentSuccessfulEvent) event: PaymentSuccessfulEvent,
+    @Ctx() ctx: KafkaContext,
+  ): Promise<void> {
+    const source = recordSource(ctx);
+    const payment = settlePayment(event, recordId(source));
+    this.logger.log(
+      `[Instance #${this.env.INSTANCE_ID}] [Partition ${source.partition}] [Offset ${source.offset}] User ${payment.user_id}`,
+    );
+    if (this.env.PROCESSING_DELAY_MS > 0) await simulateSlowStep(this.env.PROCESSING_DELAY_MS, ctx);
+    await this.orders.placeOrder(payment, source);
+  }
+}
