@@ -1,0 +1,72 @@
+// First: the benchmark's own broker and state, before anything reads KAFKA_BROKERS or KAFKA_STATE_DIR.
+import './bench/isolate';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { courseExperiment } from './bench/course';
+import { BenchContext } from './bench/context';
+import { httpExperiment } from './bench/http';
+import { latencyExperiment } from './bench/latency';
+import { describeMachine, renderResults, type BenchResults } from './bench/report';
+import { takeoverExperiment } from './bench/takeover';
+import { throughputExperiment } from './bench/throughput';
+import { brokersFromEnv, startLocalBroker, stopLocalBroker } from './lib/broker';
+import { buildServices } from './lib/build';
+import { databaseUrlFromEnv, queryDatabase, requirePostgres } from './lib/postgres';
+import { REPO_ROOT } from './lib/services';
+
+const EXPERIMENTS = ['course', 'takeover', 'http', 'latency', 'throughput'] as const;
+type Experiment = (typeof EXPERIMENTS)[number];
+
+/**
+ * `npm run bench`: every figure of bench/RESULTS.md, measured in one run on a broker, database and ports of
+ * the benchmark's own. Prints the table and writes it (unless --only picks a subset, when it only prints).
+ */
+const program = new Command('bench')
+  .option('--only <list>', `comma-separated subset of ${EXPERIMENTS.join(',')}`)
+  .option('--count <n>', 'payments of the throughput burst', (v) => Number.parseInt(v, 10), 100_000)
+  .option('--http-seconds <s>', 'duration of each autocannon run', (v) => Number.parseInt(v, 10), 30)
+  .option('--latency-seconds <s>', 'duration of the steady-rate run', (v) => Number.parseInt(v, 10), 20)
+  .option('--latency-rate <r>', 'payments per second of the steady-rate run', (v) => Number.parseInt(v, 10), 200)
+  .parse();
+
+async function main(): Promise<void> {
+  const options = program.opts<{ only?: string; count: number; httpSeconds: number; latencySeconds: number; latencyRate: number }>();
+  const chosen = (options.only?.split(',') ?? EXPERIMENTS) as Experiment[];
+  const log = (line: string) => console.log(`[bench] ${line}`);
+  await requirePostgres(databaseUrlFromEnv());
+  const broker = await startLocalBroker();
+  log(`broker ${brokersFromEnv().join(',')} (${broker.started ? 'started' : 'already running'})`);
+  buildServices();
+  const context = await BenchContext.open();
+  const results: BenchResults = {};
+  try {
+    for (const experiment of chosen) {
+      const began = Date.now();
+      log(`${experiment}…`);
+      if (experiment === 'course') results.course = await courseExperiment(context, 1000, 100);
+      if (experiment === 'takeover') results.takeover = await takeoverExperiment(context);
+      if (experiment === 'http') results.http = await httpExperiment(context, 64, options.httpSeconds);
+      if (experiment === 'latency') results.latency = await latencyExperiment(context, options.latencyRate, options.latencySeconds);
+      if (experiment === 'throughput') results.throughput = await throughputExperiment(context, options.count);
+      log(`${experiment} done in ${((Date.now() - began) / 1000).toFixed(0)} s: ${JSON.stringify(results[experiment])}`);
+    }
+    const [{ version }] = await queryDatabase<{ version: string }>(context.databaseUrl, "SELECT current_setting('server_version') AS version");
+    const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+    const table = renderResults(results, describeMachine(`PostgreSQL ${version}`), command);
+    console.log(`\n${table}`);
+    if (!options.only) {
+      mkdirSync(join(REPO_ROOT, 'bench'), { recursive: true });
+      writeFileSync(join(REPO_ROOT, 'bench/RESULTS.md'), table);
+      log('wrote bench/RESULTS.md');
+    }
+  } finally {
+    await context.close();
+    if (broker.started) await stopLocalBroker();
+  }
+}
+
+main().catch((error: Error) => {
+  console.error(`[bench] ${error.stack ?? error.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,195 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Admin, Kafka } from 'kafkajs';
+import { GROUP_TOPICS, TOPICS } from '@app/contracts';
+import { describeLag, ensureTopics, topicPlan, totalLag } from '@app/kafka';
+import { localBrokerPid, toolKafka } from '../lib/broker';
+import { databaseUrlFromEnv, recreateDatabase } from '../lib/postgres';
+import { ServiceProcess, type ServiceSpec } from '../lib/services';
+import { waitFor } from '../lib/wait';
+
+export const PIPE_TOPIC = 'bench-pipe-out';
+export const PIPE_GROUP = 'bench-pipe';
+const PORT_OFFSET = 20_000;
+
+/** The benchmark's broker, database and service processes, and the resets between experiments. */
+export class BenchContext {
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly databaseUrl: string;
+  private readonly running: ServiceProcess[] = [];
+
+  private constructor() {
+    this.kafka = toolKafka('bench');
+    this.admin = this.kafka.admin();
+    const url = new URL(databaseUrlFromEnv());
+    url.pathname = `${url.pathname.replace(/_bench$/, '')}_bench`;
+    this.databaseUrl = url.toString();
+  }
+
+  static async open(): Promise<BenchContext> {
+    const context = new BenchContext();
+    await context.admin.connect();
+    return context;
+  }
+
+  async close(): Promise<void> {
+    await this.stopAll();
+    await this.admin.disconnect();
+  }
+
+  /** Empty topics with `partitions` partitions, no consumer group offsets, an empty database. */
+  async reset(partitions: number): Promise<void> {
+    await this.stopAll();
+    const ours = [...topicPlan(partitions).map((t) => t.topic), PIPE_TOPIC];
+    const existing = (await this.admin.listTopics()).filter((t) => ours.includes(t));
+    if (existing.length > 0) await this.admin.deleteTopics({ topics: existing });
+    await waitFor(async () => (await this.admin.listTopics()).every((t) => !ours.includes(t)), {
+      timeoutMs: 60_000,
+      what: 'the old topics to be deleted',
+    });
+    // A broker that has just started answers "group load in progress" for a moment.
+    await waitFor(async () => {
+      const groups = (await this.admin.listGroups()).groups.map((g) => g.groupId);
+      if (groups.length > 0) await this.admin.deleteGroups(groups);
+      return true;
+    }, { timeoutMs: 60_000, intervalMs: 500, what: 'the old consumer groups to be deleted' });
+    // Right after a deletion the broker may still answer "unknown topic" while the new one gets leaders.
+    await waitFor(async () => {
+      await ensureTopics(this.admin, partitions);
+      await this.admin.createTopics({ topics: [{ topic: PIPE_TOPIC, numPartitions: partitions }], waitForLeaders: true });
+      return (await this.admin.fetchTopicMetadata({ topics: [PIPE_TOPIC] })).topics[0].partitions.length === partitions;
+    }, { timeoutMs: 60_000, intervalMs: 500, what: 'the topics to be created again' });
+    await recreateDatabase(this.databaseUrl);
+  }
+
+  serviceEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    // Per-message log lines are a product feature, but at 100,000 messages they measure the terminal.
+    return { ...process.env, DATABASE_URL: this.databaseUrl, LOG_LEVEL: 'warn', ...extra };
+  }
+
+  /** Starts services (all at once) and waits until each is healthy: for a consumer, joined to its group. */
+  async start(specs: ServiceSpec[], extra: Record<string, string> = {}): Promise<ServiceProcess[]> {
+    const started = specs.map((spec) =>
+      ServiceProcess.start({ ...spec, port: spec.port + PORT_OFFSET }, this.serviceEnv({ ...extra, ...spec.env })),
+    );
+    this.running.push(...started);
+    await Promise.all(started.map((p) => p.waitHealthy()));
+    return started;
+  }
+
+  /** Starts a stopped service again with its settings; wait for it with `waitHealthy`. */
+  restart(service: ServiceProcess): ServiceProcess {
+    const again = ServiceProcess.start(service.spec, this.serviceEnv(service.spec.env));
+    this.running.push(again);
+    return again;
+  }
+
+  /** Waits until `instances` members of the group own the topic's partitions between them, each some. */
+  async split(group: string, topic: string, instances: number): Promise<void> {
+    await waitFor(async () => {
+      const rows = await describeLag(this.admin, { [group]: [topic] });
+      const owners = new Set(rows.map((r) => r.owner));
+      return !owners.has(null) && owners.size === Math.min(instances, rows.length);
+    }, { timeoutMs: 60_000, intervalMs: 250, what: `${instances} members of ${group} to split ${topic}` });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.running.splice(0).map((p) => p.stop()));
+  }
+
+  /** Sum of end offsets of a topic. */
+  async endOffsets(topic: string): Promise<number> {
+    return (await this.admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+  }
+
+  /**
+   * Waits until the groups have consumed everything and each topic holds `expected` records (so the
+   * downstream events exist too), polling the broker; returns the moment that was first seen.
+   */
+  async drained(groups: string[], topics: string[], expected: number, timeoutMs: number): Promise<number> {
+    const lagGroups = Object.fromEntries(groups.map((g) => [g, g === PIPE_GROUP ? [TOPICS.paymentSuccessful] : GROUP_TOPICS[g]]));
+    return waitFor(async () => {
+      for (const topic of topics) if ((await this.endOffsets(topic)) < expected) return undefined;
+      return totalLag(await describeLag(this.admin, lagGroups)) === 0 ? performance.now() : undefined;
+    }, { timeoutMs, intervalMs: 100, what: `${groups.join(', ')} to drain ${expected} records` });
+  }
+}
+
+/** Peak resident memory (VmHWM) of a process, in MiB. */
+export function peakRssMiB(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+    return match ? Math.round(Number(match[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (user + system) a process has used so far, in seconds. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * CPU used over a stretch of a run by each of the given processes, the broker, PostgreSQL and this process:
+ * where the time went, in seconds.
+ */
+export class CpuMeter {
+  private readonly processes: Array<{ name: string; pid: number | undefined }>;
+  private readonly before: number[];
+  private readonly postgresBefore = postgresCpuSeconds();
+  private readonly benchBefore = process.cpuUsage();
+
+  constructor(services: ServiceProcess[], private readonly benchLabel: string) {
+    this.processes = [...services.map((s) => ({ name: s.spec.label, pid: s.child.pid })), { name: 'Kafka broker', pid: localBrokerPid() }];
+    this.before = this.processes.map((p) => cpuSeconds(p.pid));
+  }
+
+  /** One row a process, in the order given, then the broker, PostgreSQL and this benchmark. */
+  read(): Array<[string, number]> {
+    const bench = process.cpuUsage(this.benchBefore);
+    return [
+      ...this.processes.map((p, i): [string, number] => [p.name, cpuSeconds(p.pid) - this.before[i]]),
+      ['PostgreSQL (all processes)', postgresCpuSeconds() - this.postgresBefore],
+      [this.benchLabel, (bench.user + bench.system) / 1e6],
+    ];
+  }
+}
+
+/** CPU seconds of every PostgreSQL process of this machine (server and backends) together. */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(Number(entry));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return total;
+}
+
+/** Events handled and their mean handling time, per topic, from a service's own histogram. */
+export async function handlerStats(url: string): Promise<Record<string, { count: number; meanMs: number }>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const stats: Record<string, { count: number; meanMs: number }> = {};
+  for (const [, topic, count] of text.matchAll(/^kafka_handler_duration_seconds_count\{topic="([^"]+)"\} (\d+)/gm)) {
+    const sum = Number(text.match(new RegExp(`^kafka_handler_duration_seconds_sum\\{topic="${topic}"\\} ([\\d.e+-]+)`, 'm'))?.[1] ?? 0);
+    stats[topic] = { count: Number(count), meanMs: Number(count) > 0 ? (sum / Number(count)) * 1000 : 0 };
+  }
+  return stats;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}

@@ -1,0 +1,92 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TOPICS } from '@app/contracts';
+import { chainSpecs } from '../lib/services';
+import { waitFor } from '../lib/wait';
+import { CpuMeter, percentile, type BenchContext } from './context';
+
+const TOPICS_IN_ORDER = [TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent];
+
+export interface LatencyResult {
+  rate: number;
+  sent: number;
+  p50: number;
+  p99: number;
+  max: number;
+  failed: number;
+  /** Each hop, from the broker timestamps of the records: [name, p50 ms, p99 ms]. */
+  stages: Array<[string, number, number]>;
+  /** CPU seconds of each process over the run, and the run's wall seconds. */
+  cpu: Array<[string, number]>;
+  wallSeconds: number;
+}
+
+/**
+ * From `POST /payment` to its `email-sent` event, at a steady rate: each payment has its own user id, and a
+ * consumer of email-sent in this process notes when each user's confirmation arrives.
+ */
+export async function latencyExperiment(context: BenchContext, rate: number, seconds: number): Promise<LatencyResult> {
+  await context.reset(3);
+  const services = await context.start(chainSpecs());
+  const payment = services.find((s) => s.spec.service === 'payment')!;
+  const consumer = context.kafka.consumer({ groupId: `bench-latency-${Date.now()}`, maxWaitTimeInMs: 20 });
+  const arrived = new Map<number, number>();
+  // Broker timestamps of each user's records on every topic, to split the latency by hop.
+  const stamped = new Map<string, Map<number, number>>(TOPICS_IN_ORDER.map((t) => [t, new Map()]));
+  await consumer.connect();
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.subscribe({ topics: TOPICS_IN_ORDER, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ topic, message }) => {
+      const { user_id } = JSON.parse(String(message.value)) as { user_id: number };
+      stamped.get(topic)!.set(user_id, Number(message.timestamp));
+      if (topic === TOPICS.emailSent && !arrived.has(user_id)) arrived.set(user_id, performance.now());
+    },
+  });
+  await joined;
+  const meter = new CpuMeter(services, 'this benchmark (HTTP client, consumer)');
+  const wallBefore = performance.now();
+
+  const count = rate * seconds;
+  const sentAt = new Map<number, number>();
+  const sentWallClock = new Map<number, number>();
+  let failed = 0;
+  const requests: Promise<void>[] = [];
+  const began = performance.now();
+  for (let i = 0; i < count; i++) {
+    const due = began + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const userId = 1_000_000 + i;
+    sentAt.set(userId, performance.now());
+    sentWallClock.set(userId, Date.now());
+    requests.push(
+      fetch(`${payment.url}/payment`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user_id: userId, cart: [{ name: 'AirPods Pro', price: 249, quantity: 1 }] }),
+      }).then(
+        (response) => void (response.status === 201 || (failed++, sentAt.delete(userId))),
+        () => void (failed++, sentAt.delete(userId)),
+      ),
+    );
+  }
+  await Promise.all(requests);
+  await waitFor(() => [...sentAt.keys()].every((u) => arrived.has(u)), { timeoutMs: 120_000, what: 'every confirmation email event' });
+  const wallSeconds = (performance.now() - wallBefore) / 1000;
+  const cpu = meter.read();
+  await consumer.disconnect();
+  await context.stopAll();
+  const users = [...sentAt.keys()];
+  const hop = (name: string, from: Map<number, number>, to: Map<number, number>): [string, number, number] => {
+    const times = users.map((u) => to.get(u)! - from.get(u)!).sort((a, b) => a - b);
+    return [name, percentile(times, 50), percentile(times, 99)];
+  };
+  const [payments, orders, emails] = TOPICS_IN_ORDER.map((t) => stamped.get(t)!);
+  const stages = [
+    hop('POST sent → payment-successful written', sentWallClock, payments),
+    hop('payment-successful → order-created (order)', payments, orders),
+    hop('order-created → email-sent (email)', orders, emails),
+  ];
+  const latencies = [...sentAt].map(([user, at]) => arrived.get(user)! - at).sort((a, b) => a - b);
+  return { rate, sent: count, p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies[latencies.length - 1], failed, stages, cpu, wallSeconds };
+}

@@ -1,0 +1,3 @@
+import { buildServices } from './lib/build';
+
+buildServices();
