@@ -1,0 +1,85 @@
+import { waitFor } from '../scripts/lib/wait';
+import {
+  CHAIN_DEADLINE_MS,
+  emailsOf,
+  freshUserId,
+  orders,
+  ordersOf,
+  payment,
+  statistics,
+  statisticsReaching,
+} from './support/http';
+import { chainQuiet } from './support/kafka';
+
+describe('a payment through the whole chain', () => {
+  it('becomes one order, one confirmation email and analytics figures', async () => {
+    await chainQuiet();
+    const before = await statistics();
+    const userId = freshUserId();
+
+    const accepted = await payment()
+      .post('/payment')
+      .send({ user_id: userId, cart: [{ name: 'MacBook', price: 1999, quantity: 1 }] })
+      .expect(201);
+    expect(accepted.body).toEqual({ payment_id: expect.any(String), amount: 1999 });
+    const paymentId: string = accepted.body.payment_id;
+
+    const [order] = await waitFor(async () => {
+      const found = await ordersOf(userId);
+      return found.length > 0 ? found : undefined;
+    }, { timeoutMs: CHAIN_DEADLINE_MS, what: `the order of payment ${paymentId}` });
+    expect(order).toMatchObject({
+      payment_id: paymentId,
+      user_id: userId,
+      items: [{ name: 'MacBook', price: 1999, quantity: 1 }],
+      total: 1999,
+      status: 'confirmed',
+    });
+    expect(['1', '2', '3']).toContain(order.instance_id);
+    const byId = await orders().get(`/orders/${order.order_id}`).expect(200);
+    expect(byId.body).toEqual(order);
+
+    const [email] = await waitFor(async () => {
+      const found = await emailsOf(userId);
+      return found.some((e) => e.status === 'sent') ? found : undefined;
+    }, { timeoutMs: CHAIN_DEADLINE_MS, what: `the confirmation email of order ${order.order_id}` });
+    expect(email).toMatchObject({ order_id: order.order_id, user_id: userId, email_to: `user${userId}@example.com`, status: 'sent' });
+    expect(String(email.transport_output)).toContain(String(email.subject));
+
+    const after = await statisticsReaching({
+      payments: before.total_payments + 1,
+      orders: before.total_orders + 1,
+      emails: before.total_emails + 1,
+    });
+    expect(after.total_payments - before.total_payments).toBe(1);
+    expect(after.total_orders - before.total_orders).toBe(1);
+    expect(after.total_emails - before.total_emails).toBe(1);
+    expect(after.revenue - before.revenue).toBeCloseTo(1999, 2);
+    expect(after.unique_users - before.unique_users).toBe(1);
+    expect(after.top_products).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'MacBook' })]));
+    expect(after.events_last_minute).toBeGreaterThanOrEqual(3);
+  });
+
+  it('shows every order on every order instance, newest first', async () => {
+    const userId = freshUserId();
+    for (const price of [10, 20]) {
+      await payment().post('/payment').send({ user_id: userId, cart: [{ name: 'Nintendo Switch', price }] }).expect(201);
+    }
+    const seen = await waitFor(async () => {
+      const found = await ordersOf(userId, 1);
+      return found.length === 2 ? found : undefined;
+    }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'both orders' });
+    expect(seen.map((o) => o.total)).toEqual([20, 10]);
+    expect(await ordersOf(userId, 2)).toEqual(seen);
+    expect(await ordersOf(userId, 3)).toEqual(seen);
+  });
+
+  it('answers 404 for an unknown order and 400 for an id that is not one', async () => {
+    await orders().get('/orders/00000000-0000-4000-8000-000000000000').expect(404);
+    await orders().get('/orders/not-an-id').expect(400);
+    const badPage = await orders().get('/orders').query({ limit: 0 }).expect(400);
+    expect(badPage.body.errors).toEqual([expect.objectContaining({ field: 'limit' })]);
+    const outOfRange = await orders().get('/orders').query({ user_id: 3_000_000_000, page: 1e18 }).expect(400);
+    expect(outOfRange.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['page', 'user_id']);
+  });
+});

@@ -1,0 +1,33 @@
+import { ServiceProcess } from '../scripts/lib/services';
+import { waitFor } from '../scripts/lib/wait';
+import { TEST_PORT_OFFSET, testServiceEnv } from './support/environment';
+
+async function exitOf(service: ServiceProcess): Promise<{ code: number | null; output: string }> {
+  await waitFor(() => !service.running, { timeoutMs: 30_000, what: `${service.spec.label} to exit` });
+  return { code: service.exitCode, output: service.logs().join('\n') };
+}
+
+describe('a service started with bad configuration', () => {
+  it('stops at once with a message naming each bad variable', async () => {
+    const service = ServiceProcess.start(
+      { service: 'payment', label: 'payment-misconfigured', port: 8020 + TEST_PORT_OFFSET, env: { PORT: 'eighty', KAFKA_BROKERS: 'nowhere' } },
+      testServiceEnv(),
+    );
+    const { code, output } = await exitOf(service);
+    expect(code).toBe(1);
+    expect(output).toMatch(/Invalid configuration/);
+    expect(output).toMatch(/PORT .*"eighty"/);
+    expect(output).toMatch(/KAFKA_BROKERS .*"nowhere"/);
+  });
+
+  it('stops with how to start PostgreSQL when none answers', async () => {
+    const service = ServiceProcess.start(
+      { service: 'order', label: 'order-no-database', port: 8021 + TEST_PORT_OFFSET, env: { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/blackfriday' } },
+      testServiceEnv(),
+    );
+    const { code, output } = await exitOf(service);
+    expect(code).toBe(1);
+    expect(output).toMatch(/PostgreSQL does not answer at postgres:\/\/postgres@127\.0\.0\.1:1\/blackfriday/);
+    expect(output).toMatch(/docker compose -f docker\/docker-compose.yml up -d postgres/);
+  });
+});

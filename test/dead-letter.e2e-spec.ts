@@ -1,0 +1,68 @@
+import { randomUUID } from 'node:crypto';
+import { CONSUMER_GROUPS, DLQ_TOPICS, TOPICS, type DeadLetterRecord } from '@app/contracts';
+import type { Consumer, Producer } from 'kafkajs';
+import { poisonPills } from '../scripts/lib/poison';
+import { waitFor } from '../scripts/lib/wait';
+import { CHAIN_DEADLINE_MS, freshUserId, ordersOf } from './support/http';
+import { connectedProducer, testKafka } from './support/kafka';
+
+/**
+ * Poison written straight to payment-successful must not crash or block its consumers: it goes to
+ * dlq-payment (once per consumer group), and a good payment behind it on the same partition still flows.
+ */
+describe('poison messages', () => {
+  let producer: Producer;
+  let dlq: Consumer;
+  const received: DeadLetterRecord[] = [];
+
+  beforeAll(async () => {
+    producer = await connectedProducer();
+    dlq = testKafka().consumer({ groupId: `e2e-dlq-reader-${randomUUID()}` });
+    await dlq.connect();
+    await dlq.subscribe({ topic: DLQ_TOPICS[TOPICS.paymentSuccessful], fromBeginning: true });
+    await dlq.run({ eachMessage: async ({ message }) => void received.push(JSON.parse(String(message.value))) });
+  });
+
+  afterAll(async () => {
+    await dlq.disconnect();
+    await producer.disconnect();
+  });
+
+  it('moves each kind of poison to the DLQ with its origin, and the partition keeps flowing', async () => {
+    const userId = freshUserId();
+    const key = String(userId);
+    const marker = randomUUID();
+    const poison = poisonPills(userId, marker);
+    const sent = await producer.send({ topic: TOPICS.paymentSuccessful, messages: poison.map(({ value }) => ({ key, value })) });
+    const partition = sent[0].partition;
+    const good = { payment_id: `good-${marker}`, user_id: userId, cart: [{ name: 'Dyson V15', price: 649, quantity: 1 }], amount: 649, timestamp: Math.floor(Date.now() / 1000) };
+    await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key, value: JSON.stringify(good) }] });
+
+    // The good payment sits behind the poison on the same partition: its order proves nothing is blocked.
+    const [order] = await waitFor(async () => {
+      const found = await ordersOf(userId);
+      return found.length > 0 ? found : undefined;
+    }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the payment behind the poison' });
+    expect(order).toMatchObject({ payment_id: good.payment_id, total: 649 });
+    expect(await ordersOf(userId)).toHaveLength(1);
+
+    const groups = [CONSUMER_GROUPS.order, CONSUMER_GROUPS.analytics];
+    const ours = await waitFor(() => {
+      const mine = received.filter((r) => r.original_key === key && r.partition === partition);
+      return mine.length === poison.length * groups.length ? mine : undefined;
+    }, { timeoutMs: CHAIN_DEADLINE_MS, what: `${poison.length * groups.length} dead letters (each poison, once per group)` });
+
+    for (const group of groups) {
+      const letters = ours.filter((r) => r.group === group);
+      expect(letters.map((r) => r.original_message)).toEqual(poison.map((p) => p.value));
+      for (const letter of letters) {
+        expect(letter).toMatchObject({ topic: TOPICS.paymentSuccessful, partition, group, instance_id: expect.any(String) });
+        expect(letter.offset).toMatch(/^\d+$/);
+        expect(letter.error.length).toBeGreaterThan(0);
+        expect(Number.isNaN(Date.parse(letter.timestamp))).toBe(false);
+      }
+      expect(letters.find((l) => l.original_message === null)?.error).toMatch(/tombstone/);
+      expect(letters.find((l) => l.original_message?.includes('"amount":1'))?.error).toMatch(/amount/);
+    }
+  });
+});

@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { TOPICS } from '@app/contracts';
+import type { Producer } from 'kafkajs';
+import request from 'supertest';
+import { ServiceProcess } from '../scripts/lib/services';
+import { waitFor } from '../scripts/lib/wait';
+import { chainServices, serviceLogs, startService, stopService } from './support/chain-control';
+import { queryTestDatabase } from './support/database';
+import { TEST_PORT_OFFSET, testServiceEnv } from './support/environment';
+import { connectedProducer } from './support/kafka';
+
+const ORDER_INSTANCES = ['order-1', 'order-2', 'order-3'];
+const PARTITIONS = [0, 1, 2];
+
+interface OrderRow {
+  payment_id: string;
+  instance_id: string;
+  source_partition: number;
+}
+
+/** Which partitions of payment-successful each running order instance owns, from its /health. */
+async function ownership(labels = ORDER_INSTANCES): Promise<Map<string, number[]>> {
+  const services = (await chainServices()).filter((s) => labels.includes(s.label) && s.running);
+  const owned = new Map<string, number[]>();
+  for (const service of services) {
+    const health = await request(service.url).get('/health');
+    owned.set(service.label, health.body.details?.kafka?.assignments?.[TOPICS.paymentSuccessful] ?? []);
+  }
+  return owned;
+}
+
+/** Each partition owned by exactly one of the given instances, and every instance owning something. */
+function waitForSplit(labels: string[], what: string) {
+  return waitFor(async () => {
+    const owned = await ownership(labels);
+    const all = [...owned.values()].flat().sort();
+    const everyoneWorks = labels.every((l) => (owned.get(l) ?? []).length > 0);
+    return owned.size === labels.length && everyoneWorks && JSON.stringify(all) === JSON.stringify(PARTITIONS) ? owned : undefined;
+  }, { timeoutMs: 45_000, intervalMs: 250, what });
+}
+
+async function ordersFor(prefix: string): Promise<OrderRow[]> {
+  return queryTestDatabase<OrderRow>(
+    'SELECT payment_id, instance_id, source_partition FROM orders.orders WHERE payment_id LIKE $1',
+    [`${prefix}%`],
+  );
+}
+
+describe('order instances sharing order-service-group', () => {
+  let producer: Producer;
+  const run = randomUUID().slice(0, 8);
+  const sent: string[] = [];
+
+  /** Payments straight to one partition (or spread by key): ids carry the run, to find their orders. */
+  async function sendPayments(label: string, count: number, partition?: number): Promise<string[]> {
+    const ids = Array.from({ length: count }, (_, i) => `scale-${run}-${label}-${i}`);
+    await producer.send({
+      topic: TOPICS.paymentSuccessful,
+      messages: ids.map((id, i) => ({
+        key: String(1000 + i),
+        partition,
+        value: JSON.stringify({ payment_id: id, user_id: 1000 + i, cart: [{ name: 'PlayStation 5', price: 499 }], amount: 499, timestamp: 1 }),
+      })),
+    });
+    sent.push(...ids);
+    return ids;
+  }
+
+  function allProcessed(ids: string[], what: string): Promise<OrderRow[]> {
+    return waitFor(async () => {
+      const rows = (await ordersFor(`scale-${run}-`)).filter((r) => ids.includes(r.payment_id));
+      return rows.length === ids.length ? rows : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 250, what });
+  }
+
+  beforeAll(async () => {
+    producer = await connectedProducer();
+  });
+
+  afterAll(async () => {
+    await producer.disconnect();
+    for (const label of ORDER_INSTANCES) await startService(label);
+  });
+
+  it('gives each partition to exactly one instance, and turns every payment into exactly one order', async () => {
+    const owned = await waitForSplit(ORDER_INSTANCES, 'three instances to own one partition each');
+    const owner = new Map([...owned].flatMap(([label, parts]) => parts.map((p) => [p, label.replace('order-', '')] as const)));
+
+    const ids = await sendPayments('spread', 300);
+    const rows = await allProcessed(ids, 'an order for each of 300 payments');
+    expect(new Set(rows.map((r) => r.payment_id)).size).toBe(300);
+    // Every order of a partition was made by that partition's owner, and all three instances worked.
+    for (const row of rows) expect(row.instance_id).toBe(owner.get(row.source_partition));
+    expect(new Set(rows.map((r) => r.instance_id)).size).toBe(3);
+    for (const label of ORDER_INSTANCES) {
+      expect((await serviceLogs(label)).some((line) => /\[Instance #\d\] joined order-service-group: assigned payment-successful\[\d\]/.test(line))).toBe(true);
+    }
+  });
+
+  it.each([
+    ['SIGTERM', 'order-2'],
+    ['SIGKILL', 'order-3'],
+  ] as const)('after %s of %s, the survivors take its partitions over and lose nothing', async (signal, victim) => {
+    const before = await waitForSplit(ORDER_INSTANCES, 'three instances to own one partition each');
+    const orphaned = before.get(victim)!;
+    const stopped = await stopService(victim, signal);
+    expect(stopped.exit_signal ?? String(stopped.exit_code)).toMatch(signal === 'SIGKILL' ? 'SIGKILL' : /^(0|SIGTERM)$/);
+
+    // Payments sent after the stop, one batch on each orphaned partition and some everywhere.
+    const probes = await Promise.all(orphaned.map((p) => sendPayments(`${signal}-p${p}`, 20, p)));
+    const spread = await sendPayments(`${signal}-spread`, 60);
+    const rows = await allProcessed([...probes.flat(), ...spread], `every payment sent after the ${signal}`);
+    const takeoverSeconds = (Date.now() - stopped.stopped_at) / 1000;
+    const survivors = ORDER_INSTANCES.filter((l) => l !== victim).map((l) => l.replace('order-', ''));
+    for (const row of rows) expect(survivors).toContain(row.instance_id);
+    await waitForSplit(ORDER_INSTANCES.filter((l) => l !== victim), 'the two survivors to own all three partitions');
+    console.log(`takeover after ${signal}: orphaned partition(s) ${orphaned.join(',')} processing again within ${takeoverSeconds.toFixed(1)} s`);
+
+    await startService(victim);
+    await waitForSplit(ORDER_INSTANCES, `${victim} to rejoin and the three to split the partitions again`);
+  });
+
+  it('created exactly one order for every payment the suite sent', async () => {
+    const rows = await ordersFor(`scale-${run}-`);
+    expect(rows.map((r) => r.payment_id).sort()).toEqual([...sent].sort());
+  });
+});
+
+describe('a slow order handler (PROCESSING_DELAY_MS beyond the session timeout)', () => {
+  const slow = { service: 'order' as const, label: 'order-slow', port: 8030 + TEST_PORT_OFFSET, env: { INSTANCE_ID: 'slow', PROCESSING_DELAY_MS: '12000' } };
+  let instance: ServiceProcess | undefined;
+
+  afterAll(async () => {
+    await instance?.stop();
+    for (const label of ORDER_INSTANCES) await startService(label);
+  });
+
+  it('heartbeats through the step and keeps its group membership', async () => {
+    for (const label of ORDER_INSTANCES) await stopService(label);
+    instance = ServiceProcess.start(slow, testServiceEnv());
+    await instance.waitHealthy();
+    await waitFor(async () => (await request(instance!.url).get('/health')).body.details?.kafka?.assignments?.[TOPICS.paymentSuccessful]?.length === 3,
+      { timeoutMs: 30_000, what: 'the slow instance to own every partition' });
+
+    const producer = await connectedProducer();
+    const paymentId = `slow-${randomUUID()}`;
+    await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key: '7', value: JSON.stringify({ payment_id: paymentId, user_id: 7, cart: [{ name: 'Apple Watch', price: 399 }], timestamp: 1 }) }] });
+    await producer.disconnect();
+
+    const [order] = await waitFor(async () => {
+      const rows = await queryTestDatabase<{ instance_id: string }>('SELECT instance_id FROM orders.orders WHERE payment_id = $1', [paymentId]);
+      return rows.length > 0 ? rows : undefined;
+    }, { timeoutMs: 45_000, what: 'the slow order' });
+    expect(order.instance_id).toBe('slow');
+    // One join at start, none after: 12 s of work did not get the member thrown out (session timeout 10 s).
+    expect(instance.logs().filter((line) => /joined order-service-group/.test(line))).toHaveLength(1);
+    expect(instance.logs().join('\n')).not.toMatch(/rebalanc/i);
+  });
+});

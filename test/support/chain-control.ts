@@ -1,0 +1,24 @@
+import type { ServiceView } from './harness';
+
+/** Client of the harness API (see harness.ts): controls the test chain's processes from a suite. */
+async function call<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+  const base = process.env.E2E_HARNESS_URL;
+  if (!base) throw new Error('E2E_HARNESS_URL is not set: the e2e global setup did not run');
+  const response = await fetch(`${base}${path}`, { method, signal: AbortSignal.timeout(90_000) });
+  const body = (await response.json()) as T & { message?: string };
+  if (!response.ok) throw new Error(`harness ${method} ${path}: ${body.message}`);
+  return body;
+}
+
+export interface StoppedService extends ServiceView {
+  stopped_at: number;
+  exit_code: number | null;
+  exit_signal: string | null;
+}
+
+export const chainServices = () => call<ServiceView[]>('GET', '/services');
+export const stopService = (label: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') =>
+  call<StoppedService>('POST', `/services/${label}/stop?signal=${signal}`);
+/** Starts a stopped service again with the same settings and waits until it is healthy. */
+export const startService = (label: string) => call<ServiceView>('POST', `/services/${label}/start`);
+export const serviceLogs = async (label: string) => (await call<{ lines: string[] }>('GET', `/services/${label}/logs`)).lines;
