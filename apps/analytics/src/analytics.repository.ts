@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { CartItemDto } from '@app/contracts';
-import { Database } from '@app/platform';
+import { isBadData } from '@app/kafka';
+import { Coalescer, Database } from '@app/platform';
 
 export interface ChainEvent {
   topic: string;
@@ -38,17 +39,26 @@ export interface Statistics {
 
 @Injectable()
 export class AnalyticsRepository {
-  constructor(private readonly db: Database) {}
+  /** Events recorded side by side (the records of one fetched batch, of any topic) share one INSERT. */
+  private readonly records = new Coalescer<ChainEvent, void>((events) => this.recordMany(events), { maxBatch: 1000, isolate: isBadData });
 
-  /** Records an event; false when it was already counted (a redelivery). */
-  async record(event: ChainEvent): Promise<boolean> {
-    const rows = await this.db.query(
-      `INSERT INTO analytics.events (topic, event_id, user_id, amount, items) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (topic, event_id) DO NOTHING RETURNING 1`,
-      [event.topic, event.event_id, event.user_id, event.amount ?? null, event.items ? JSON.stringify(event.items) : null],
-    );
-    return rows.length > 0;
+  /** Records an event once: a redelivered one is already counted and changes nothing. */
+  record(event: ChainEvent): Promise<void> {
+    return this.records.submit(event);
   }
+
+  private async recordMany(events: ChainEvent[]): Promise<void[]> {
+    await this.db.query(
+      `INSERT INTO analytics.events (topic, event_id, user_id, amount, items)
+       SELECT topic, event_id, user_id, amount, items
+       FROM jsonb_to_recordset($1::jsonb) AS e(topic text, event_id text, user_id integer, amount numeric, items jsonb)
+       ON CONFLICT (topic, event_id) DO NOTHING`,
+      [JSON.stringify(events)],
+    );
+    return events.map(() => undefined);
+  }
+
+  constructor(private readonly db: Database) {}
 
   async statistics(topics: { payments: string; orders: string; emails: string }): Promise<Statistics> {
     const [totals, products, minutes, [lastMinute]] = await Promise.all([

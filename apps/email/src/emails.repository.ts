@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Database, type Page, type UserPageQuery } from '@app/platform';
+import { isBadData } from '@app/kafka';
+import { Coalescer, Database, type InsertOnceSpec, type Page, type UserPageQuery } from '@app/platform';
 
 export interface Email {
   email_id: string;
@@ -25,31 +26,54 @@ export type NewEmail = Pick<Email, 'order_id' | 'user_id' | 'email_to' | 'subjec
 const COLUMNS =
   'email_id, order_id, user_id, email_to, subject, body, status, message_id, transport_output, created_at, sent_at';
 
+const INSERT_ONCE: InsertOnceSpec = {
+  table: 'email.emails',
+  columns: { order_id: 'uuid', user_id: 'integer', email_to: 'text', subject: 'text', body: 'text' },
+  key: 'order_id',
+  returning: COLUMNS,
+};
+
+interface Sent {
+  email_id: string;
+  message_id: string;
+  transport_output: string | null;
+}
+
 @Injectable()
 export class EmailsRepository {
+  /** Emails recorded side by side (the records of one fetched batch) share one INSERT, and one UPDATE once sent. */
+  private readonly inserts = new Coalescer<NewEmail, Email>(
+    async (emails) => (await this.db.insertOnceMany<EmailRow>(INSERT_ONCE, emails)).map(toEmail),
+    { maxBatch: 500, isolate: isBadData },
+  );
+  private readonly sendings = new Coalescer<Sent, Email>((sent) => this.markSentMany(sent), { maxBatch: 500, isolate: isBadData });
+
   constructor(private readonly db: Database) {}
 
   /** Records the email of an order as pending, or returns the one a previous delivery recorded. */
-  async insertOnce(email: NewEmail): Promise<Email> {
-    const inserted = await this.db.query<EmailRow>(
-      `INSERT INTO email.emails (order_id, user_id, email_to, subject, body) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (order_id) DO NOTHING RETURNING ${COLUMNS}`,
-      [email.order_id, email.user_id, email.email_to, email.subject, email.body],
-    );
-    if (inserted.length > 0) return toEmail(inserted[0]);
-    const [existing] = await this.db.query<EmailRow>(`SELECT ${COLUMNS} FROM email.emails WHERE order_id = $1`, [
-      email.order_id,
-    ]);
-    return toEmail(existing);
+  insertOnce(email: NewEmail): Promise<Email> {
+    return this.inserts.submit(email);
   }
 
-  async markSent(emailId: string, messageId: string, output: string | null): Promise<Email> {
-    const [row] = await this.db.query<EmailRow>(
-      `UPDATE email.emails SET status = 'sent', message_id = $2, transport_output = $3, sent_at = clock_timestamp()
-       WHERE email_id = $1 RETURNING ${COLUMNS}`,
-      [emailId, messageId, output],
+  markSent(emailId: string, messageId: string, output: string | null): Promise<Email> {
+    return this.sendings.submit({ email_id: emailId, message_id: messageId, transport_output: output });
+  }
+
+  private async markSentMany(sent: Sent[]): Promise<Email[]> {
+    const rows = await this.db.query<EmailRow>(
+      `UPDATE email.emails e
+       SET status = 'sent', message_id = s.message_id, transport_output = s.transport_output, sent_at = clock_timestamp()
+       FROM jsonb_to_recordset($1::jsonb) AS s(email_id uuid, message_id text, transport_output text)
+       WHERE e.email_id = s.email_id
+       RETURNING ${COLUMNS.split(', ').map((column) => `e.${column}`).join(', ')}`,
+      [JSON.stringify(sent)],
     );
-    return toEmail(row);
+    const byId = new Map(rows.map((row) => [row.email_id, toEmail(row)]));
+    return sent.map(({ email_id }) => {
+      const email = byId.get(email_id);
+      if (!email) throw new Error(`email ${email_id} vanished before it was marked sent`);
+      return email;
+    });
   }
 
   async list(query: UserPageQuery): Promise<Page<Email>> {

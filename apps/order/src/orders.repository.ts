@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { CartItemDto } from '@app/contracts';
-import { Database, type Page, type UserPageQuery } from '@app/platform';
+import { isBadData } from '@app/kafka';
+import { Coalescer, Database, type InsertOnceSpec, type Page, type UserPageQuery } from '@app/platform';
 
 export interface Order {
   order_id: string;
@@ -24,39 +25,40 @@ interface OrderRow extends Omit<Order, 'total' | 'created_at'> {
 
 const COLUMNS = 'order_id, payment_id, user_id, items, total, status, instance_id, source_partition, source_offset, created_at';
 
+const INSERT_ONCE: InsertOnceSpec = {
+  table: 'orders.orders',
+  columns: {
+    payment_id: 'text',
+    user_id: 'integer',
+    items: 'jsonb',
+    total: 'numeric',
+    instance_id: 'text',
+    source_partition: 'integer',
+    source_offset: 'bigint',
+  },
+  key: 'payment_id',
+  returning: COLUMNS,
+};
+
 @Injectable()
 export class OrdersRepository {
+  /** Orders placed side by side (the records of one fetched batch) share one INSERT. */
+  private readonly inserts = new Coalescer<NewOrder, Order>(
+    async (orders) => (await this.db.insertOnceMany<OrderRow>(INSERT_ONCE, orders)).map(toOrder),
+    { maxBatch: 500, isolate: isBadData },
+  );
+
   constructor(private readonly db: Database) {}
 
   /** Inserts the order of a payment, or returns the one a previous delivery already made. */
-  async insertOnce(order: NewOrder): Promise<{ order: Order; created: boolean }> {
-    const inserted = await this.db.query<OrderRow>(
-      `INSERT INTO orders.orders (payment_id, user_id, items, total, instance_id, source_partition, source_offset)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (payment_id) DO NOTHING
-       RETURNING ${COLUMNS}`,
-      [
-        order.payment_id,
-        order.user_id,
-        JSON.stringify(order.items),
-        order.total,
-        order.instance_id,
-        order.source_partition,
-        order.source_offset,
-      ],
-    );
-    if (inserted.length > 0) return { order: toOrder(inserted[0]), created: true };
-    const [existing] = await this.db.query<OrderRow>(`SELECT ${COLUMNS} FROM orders.orders WHERE payment_id = $1`, [
-      order.payment_id,
-    ]);
-    return { order: toOrder(existing), created: false };
+  insertOnce(order: NewOrder): Promise<Order> {
+    return this.inserts.submit(order);
   }
 
   async list(query: UserPageQuery): Promise<Page<Order>> {
     const { rows, total } = await this.db.page<OrderRow>('orders.orders', COLUMNS, 'created_at DESC, order_id DESC', query);
     return { items: rows.map(toOrder), page: query.page, limit: query.limit, total };
   }
-
 
   async findById(orderId: string): Promise<Order | undefined> {
     const [row] = await this.db.query<OrderRow>(`SELECT ${COLUMNS} FROM orders.orders WHERE order_id = $1`, [orderId]);

@@ -18,7 +18,7 @@ export class OrdersService {
    * (downstream services count each order once).
    */
   async placeOrder(payment: SettledPayment, source: RecordSource): Promise<Order> {
-    const { order } = await this.orders.insertOnce({
+    const order = await this.orders.insertOnce({
       payment_id: payment.payment_id,
       user_id: payment.user_id,
       items: payment.cart,

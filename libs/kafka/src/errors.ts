@@ -43,3 +43,9 @@ export function isTransientError(error: unknown): boolean {
   // node-postgres reports an exhausted pool or a lost connection only in words.
   return typeof message === 'string' && /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message);
 }
+
+/**
+ * For a Coalescer: when a batch fails for a reason that is not transient, one of its items is bad, so each
+ * is tried alone and only that item's record is dead-lettered.
+ */
+export const isBadData = (error: unknown): boolean => !isTransientError(error);

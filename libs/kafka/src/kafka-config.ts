@@ -38,7 +38,7 @@ export interface ConsumerServerSettings {
   brokers: string[];
   clientId: string;
   groupId: string;
-  /** Partitions handled at once by this instance (one message at a time per partition, so order holds). */
+  /** Partitions handled at once by this instance (each partition's batch keeps per-key order). */
   concurrency: number;
 }
 
@@ -67,8 +67,8 @@ export function consumerServerOptions(settings: ConsumerServerSettings): KafkaSe
     producer: producerConfig,
     // A new group starts at the beginning, so payments sent before the first order instance are not skipped.
     subscribe: { fromBeginning: true },
-    // Processed offsets are committed at least every second, not only when a fetched batch is done: a slow
-    // batch then shows its progress in the lag, and a crash repeats seconds of work rather than the batch.
+    // Processed offsets are committed at least every second while a batch runs (see MonitoredKafkaServer), and
+    // when it ends: a slow batch then shows its progress in the lag, and a crash repeats seconds of work.
     run: { partitionsConsumedConcurrently: settings.concurrency, autoCommitInterval: 1000 },
     // Handlers decode the bytes themselves, so poison (bad JSON, tombstones) is seen, not guessed at.
     parser: { keepBinary: true },

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { ServerKafka } from '@nestjs/microservices';
-import type { ConsumerCrashEvent, ConsumerGroupJoinEvent } from 'kafkajs';
+import type { Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { KafkaServerOptions } from './kafka-config';
+import { dispatchInLanes, firstFailure } from './key-ordered-dispatch';
 
 export type ConsumerStatus = 'starting' | 'joined' | 'rebalancing' | 'crashed' | 'stopped';
 
@@ -14,9 +15,31 @@ export class ConsumerState {
   closing = false;
 }
 
+export interface DispatchOptions {
+  /**
+   * One record at a time per partition, as the course's consumer works (set with PROCESSING_DELAY_MS, whose
+   * slow step models work that cannot overlap). Otherwise the records of a fetched batch are handled side by
+   * side, one after another only within a key.
+   */
+  sequential: boolean;
+}
+
+/** Why the rest of a batch was not handled: the consumer is stopping, or a rebalance or seek moved on. */
+class BatchAbandoned extends Error {
+  override name = 'BatchAbandoned';
+}
+
 /**
- * Nest's Kafka server, plus what Nest does not surface: the partitions each rebalance assigns (logged, as
- * the course's scaling demo needs to show) and crashes, which health reports.
+ * Nest's Kafka server, consuming batch by batch, plus what Nest does not surface: the partitions each
+ * rebalance assigns (logged, as the course's scaling demo needs to show) and crashes, which health reports.
+ *
+ * Nest hands kafkajs one message at a time, so every record waits for its own database statement and
+ * produce request before the next starts. Here each fetched batch goes through Nest's usual per-message
+ * pipeline (pipes, interceptors, the dead-letter interceptor) with its records side by side, keeping
+ * per-key order, so the statements and produce requests they make coalesce into one per batch (see
+ * Coalescer). Offsets advance over the leading records that are done, and are committed at most every
+ * second and when the batch ends; a record that fails (for a transient reason: poison is dead-lettered)
+ * stops the offset there and is redelivered, with everything after it, as kafkajs does per message.
  */
 export class MonitoredKafkaServer extends ServerKafka {
   private readonly monitorLogger: Logger;
@@ -25,9 +48,52 @@ export class MonitoredKafkaServer extends ServerKafka {
     options: KafkaServerOptions,
     private readonly state: ConsumerState,
     private readonly label: string,
+    private readonly dispatch: DispatchOptions = { sequential: false },
   ) {
     super(options);
     this.monitorLogger = new Logger(`Consumer ${label}`);
+  }
+
+  override async bindEvents(consumer: Consumer): Promise<void> {
+    const topics = [...this.messageHandlers.keys()];
+    if (topics.length > 0) await consumer.subscribe({ ...this.options.subscribe, topics });
+    await consumer.run({ ...this.options.run, eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) });
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, pause, resolveOffset, commitOffsetsIfNecessary, isRunning, isStale } = payload;
+    const done = batch.messages.map(() => false);
+    let leading = 0;
+    const advance = () => {
+      const before = leading;
+      while (leading < done.length && done[leading]) leading += 1;
+      if (leading > before) resolveOffset(batch.messages[leading - 1].offset);
+    };
+    // kafkajs heartbeats and commits only between batches: a long batch does both as it goes. A failed
+    // heartbeat (most often: a rebalance has begun) starts no more records, so the group is rejoined in time
+    // and the rest of the batch is fetched again by whoever owns the partition next.
+    let abandoned = false;
+    const keepAlive = setInterval(() => {
+      advance();
+      heartbeat()
+        .then(() => commitOffsetsIfNecessary())
+        .catch(() => (abandoned = true));
+    }, this.options.consumer?.heartbeatInterval ?? 3000);
+
+    const records = batch.messages.map((message, index) => ({ message, index }));
+    const laneOf = ({ message }: { message: KafkaMessage }) => (this.dispatch.sequential ? '' : (message.key?.toString('latin1') ?? ''));
+    try {
+      const outcomes = await dispatchInLanes(records, laneOf, async ({ message, index }) => {
+        if (abandoned || !isRunning() || isStale()) throw new BatchAbandoned();
+        await this.handleMessage({ topic: batch.topic, partition: batch.partition, message, heartbeat, pause });
+        done[index] = true;
+      });
+      advance();
+      const { error } = firstFailure(outcomes);
+      if (error !== undefined && !(error instanceof BatchAbandoned)) throw error;
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 
   protected override registerConsumerEventListeners(): void {

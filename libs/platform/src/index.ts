@@ -6,3 +6,4 @@ export * from './database/postgres-help';
 export * from './observability/metrics';
 export * from './http/validation';
 export * from './http/pagination';
+export * from './coalescer';

@@ -71,7 +71,9 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
         // Every partition the group reads can be in flight at once (analytics reads three topics).
         concurrency: env.TOPIC_PARTITIONS * (GROUP_TOPICS[definition.consumerGroup]?.length ?? 1),
       });
-      const server = new MonitoredKafkaServer(options, app.get(ConsumerState), `[Instance #${identity.instanceId}]`);
+      // The course's slow step (PROCESSING_DELAY_MS) models work that cannot overlap: one record at a time.
+      const dispatch = { sequential: env.PROCESSING_DELAY_MS > 0 };
+      const server = new MonitoredKafkaServer(options, app.get(ConsumerState), `[Instance #${identity.instanceId}]`, dispatch);
       app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
       await app.startAllMicroservices();
     }

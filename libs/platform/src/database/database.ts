@@ -13,6 +13,17 @@ export interface DatabaseOptions {
 }
 
 /** Raised when no PostgreSQL server answers: the message says how to start one. */
+export interface InsertOnceSpec {
+  /** Schema-qualified table. */
+  table: string;
+  /** The columns inserted, each with its SQL type. */
+  columns: Record<string, string>;
+  /** The unique column that makes a row "already stored". */
+  key: string;
+  /** The columns returned. */
+  returning: string;
+}
+
 export class DatabaseUnavailableError extends Error {
   override name = 'DatabaseUnavailableError';
 }
@@ -60,6 +71,35 @@ export class Database implements OnApplicationShutdown {
       this.query<{ count: string }>(`SELECT count(*) FROM ${table} WHERE ${where}`, [userId]),
     ]);
     return { rows, total: Number(count) };
+  }
+
+  /**
+   * Inserts many rows in one statement, skipping each whose `key` is already stored, and returns for every
+   * input row the stored one, new or existing, in the input's order: the "store once" step of a consumer
+   * that may see a record again. Rows travel as one JSON parameter, whatever their number.
+   */
+  async insertOnceMany<Row extends QueryResultRow>(spec: InsertOnceSpec, rows: readonly object[]): Promise<Row[]> {
+    const names = Object.keys(spec.columns).join(', ');
+    const types = Object.entries(spec.columns)
+      .map(([name, type]) => `${name} ${type}`)
+      .join(', ');
+    const stored = await this.query<Row & { input_n: string }>(
+      `WITH input AS (
+         SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (${types})) WITH ORDINALITY AS t(${names}, input_n)
+       ), inserted AS (
+         INSERT INTO ${spec.table} (${names}) SELECT ${names} FROM input
+         ON CONFLICT (${spec.key}) DO NOTHING RETURNING ${spec.returning}
+       ), stored AS (
+         -- This half sees the table as it was before the insert: each key comes from one half only.
+         SELECT ${spec.returning} FROM inserted
+         UNION ALL
+         SELECT ${spec.returning} FROM ${spec.table} WHERE ${spec.key} IN (SELECT ${spec.key} FROM input)
+       )
+       SELECT input.input_n, stored.* FROM input JOIN stored ON stored.${spec.key} = input.${spec.key} ORDER BY input.input_n`,
+      [JSON.stringify(rows)],
+    );
+    if (stored.length !== rows.length) throw new Error(`${spec.table}: ${rows.length} rows given, ${stored.length} stored`);
+    return stored.map(({ input_n: _, ...row }) => row as unknown as Row);
   }
 
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
