@@ -1,3 +1,4 @@
+import { TOPICS } from '@app/contracts';
 import { waitFor } from '../scripts/lib/wait';
 import {
   CHAIN_DEADLINE_MS,
@@ -9,7 +10,7 @@ import {
   statistics,
   statisticsReaching,
 } from './support/http';
-import { chainQuiet } from './support/kafka';
+import { chainQuiet, connectedProducer } from './support/kafka';
 
 describe('a payment through the whole chain', () => {
   it('becomes one order, one confirmation email and analytics figures', async () => {
@@ -72,6 +73,35 @@ describe('a payment through the whole chain', () => {
     expect(seen.map((o) => o.total)).toEqual([20, 10]);
     expect(await ordersOf(userId, 2)).toEqual(seen);
     expect(await ordersOf(userId, 3)).toEqual(seen);
+  });
+
+  it("keeps each user's payments in the order they were made, through orders and emails, when they arrive in one batch", async () => {
+    const users = Array.from({ length: 40 }, () => freshUserId());
+    const rounds = 4;
+    // Interleaved, so each fetched batch holds several records of one user among other users' records.
+    const messages = Array.from({ length: rounds }, (_, round) =>
+      users.map((userId) => ({
+        key: String(userId),
+        value: JSON.stringify({ user_id: userId, cart: [{ name: 'AirPods Pro', price: 100 + round, quantity: 1 }], timestamp: Date.now() }),
+      })),
+    ).flat();
+    const producer = await connectedProducer();
+    try {
+      await producer.send({ topic: TOPICS.paymentSuccessful, acks: -1, messages });
+    } finally {
+      await producer.disconnect();
+    }
+
+    for (const userId of users) {
+      const emailed = await waitFor(async () => {
+        const found = await emailsOf(userId);
+        return found.filter((e) => e.status === 'sent').length === rounds ? found : undefined;
+      }, { timeoutMs: CHAIN_DEADLINE_MS, what: `the ${rounds} emails of user ${userId}` });
+      // Newest first: the rounds come back in reverse, for orders (by creation) and for their emails.
+      const placed = await ordersOf(userId);
+      expect(placed.map((o) => o.total)).toEqual([103, 102, 101, 100]);
+      expect(emailed.map((e) => e.order_id)).toEqual(placed.map((o) => o.order_id));
+    }
   });
 
   it('answers 404 for an unknown order and 400 for an id that is not one', async () => {

@@ -24,6 +24,9 @@ export interface DispatchOptions {
   sequential: boolean;
 }
 
+/** Most records of one partition's batch handled at once. */
+const RECORDS_IN_FLIGHT = 250;
+
 /** Why the rest of a batch was not handled: the consumer is stopping, or a rebalance or seek moved on. */
 class BatchAbandoned extends Error {
   override name = 'BatchAbandoned';
@@ -82,15 +85,20 @@ export class MonitoredKafkaServer extends ServerKafka {
 
     const records = batch.messages.map((message, index) => ({ message, index }));
     const laneOf = ({ message }: { message: KafkaMessage }) => (this.dispatch.sequential ? '' : (message.key?.toString('latin1') ?? ''));
+    const handle = async ({ message, index }: { message: KafkaMessage; index: number }) => {
+      if (abandoned || !isRunning() || isStale()) throw new BatchAbandoned();
+      await this.handleMessage({ topic: batch.topic, partition: batch.partition, message, heartbeat, pause });
+      done[index] = true;
+    };
     try {
-      const outcomes = await dispatchInLanes(records, laneOf, async ({ message, index }) => {
-        if (abandoned || !isRunning() || isStale()) throw new BatchAbandoned();
-        await this.handleMessage({ topic: batch.topic, partition: batch.partition, message, heartbeat, pause });
-        done[index] = true;
-      });
-      advance();
-      const { error } = firstFailure(outcomes);
-      if (error !== undefined && !(error instanceof BatchAbandoned)) throw error;
+      // A slice at a time, so a full fetch (thousands of records) does not hold thousands of handlers in memory.
+      for (let start = 0; start < records.length; start += RECORDS_IN_FLIGHT) {
+        const outcomes = await dispatchInLanes(records.slice(start, start + RECORDS_IN_FLIGHT), laneOf, handle);
+        advance();
+        const { error } = firstFailure(outcomes);
+        if (error instanceof BatchAbandoned) return;
+        if (error !== undefined) throw error;
+      }
     } finally {
       clearInterval(keepAlive);
     }
