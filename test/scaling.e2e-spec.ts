@@ -120,6 +120,32 @@ describe('order instances sharing order-service-group', () => {
     await waitForSplit(ORDER_INSTANCES, `${victim} to rejoin and the three to split the partitions again`);
   });
 
+  it('hands over nothing twice when an instance is stopped (SIGTERM) in the middle of a batch', async () => {
+    const victim = 'order-1';
+    const owned = await waitForSplit(ORDER_INSTANCES, 'three instances to own one partition each');
+    const [partition] = owned.get(victim)!;
+    const ids = await sendPayments('handover', 3000, partition);
+    await waitFor(async () => (await ordersFor(`scale-${run}-handover-`)).length > 0, { timeoutMs: 30_000, intervalMs: 20, what: 'the first orders of the batch' });
+    await stopService(victim, 'SIGTERM');
+
+    // The survivors take the partition over from the offset the stopped instance committed as it left...
+    const rows = await allProcessed(ids, 'all 3000 payments, before and after the stop');
+    const byVictim = await queryTestDatabase<{ source_offset: string }>(
+      `SELECT source_offset FROM orders.orders WHERE payment_id = ANY($1) AND instance_id = '1'`,
+      [rows.map((r) => r.payment_id)],
+    );
+    expect(byVictim.length).toBeGreaterThan(0);
+    // ...so no record the stopped instance handled is handled again by a survivor.
+    const handled = new Set(byVictim.map((o) => o.source_offset));
+    const line = new RegExp(`\\[Partition ${partition}\\] \\[Offset (\\d+)\\] `);
+    for (const survivor of ORDER_INSTANCES.filter((l) => l !== victim)) {
+      const again = (await serviceLogs(survivor)).map((l) => l.match(line)?.[1]).filter((o) => o !== undefined && handled.has(o));
+      expect(again).toEqual([]);
+    }
+    await startService(victim);
+    await waitForSplit(ORDER_INSTANCES, `${victim} to rejoin`);
+  });
+
   it('created exactly one order for every payment the suite sent', async () => {
     const rows = await ordersFor(`scale-${run}-`);
     expect(rows.map((r) => r.payment_id).sort()).toEqual([...sent].sort());

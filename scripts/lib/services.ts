@@ -36,9 +36,12 @@ export function chainSpecs(portOffset = 0, orderInstances = 3): ServiceSpec[] {
 
 export type LogSink = (label: string, line: string) => void;
 
+const RECENT_LINES = 20_000;
+
 /** One service process, started from the build in dist/ (`npm run build`). */
 export class ServiceProcess {
   readonly url: string;
+  /** The latest lines of output, enough for a test to read back a burst's per-record log lines. */
   private readonly recent: string[] = [];
   private exit: Promise<void>;
   exitCode: number | null = null;
@@ -54,7 +57,7 @@ export class ServiceProcess {
       if (!stream) continue;
       createInterface({ input: stream }).on('line', (line) => {
         this.recent.push(line);
-        if (this.recent.length > 300) this.recent.shift();
+        if (this.recent.length > RECENT_LINES) this.recent.shift();
         sink?.(spec.label, line);
       });
     }

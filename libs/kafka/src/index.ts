@@ -11,3 +11,4 @@ export * from './kafka.module';
 export * from './consumer-lag';
 export * from './consumer-lag.metrics';
 export * from './key-ordered-dispatch';
+export * from './offset-committer';

@@ -67,9 +67,9 @@ export function consumerServerOptions(settings: ConsumerServerSettings): KafkaSe
     producer: producerConfig,
     // A new group starts at the beginning, so payments sent before the first order instance are not skipped.
     subscribe: { fromBeginning: true },
-    // Processed offsets are committed at least every second while a batch runs (see MonitoredKafkaServer), and
-    // when it ends: a slow batch then shows its progress in the lag, and a crash repeats seconds of work.
-    run: { partitionsConsumedConcurrently: settings.concurrency, autoCommitInterval: 1000 },
+    // MonitoredKafkaServer commits handled offsets on an interval (OffsetCommitter), even in the middle of a
+    // slow batch; kafkajs's own auto-commit would add a commit request after every fetched batch.
+    run: { partitionsConsumedConcurrently: settings.concurrency, autoCommit: false },
     // Handlers decode the bytes themselves, so poison (bad JSON, tombstones) is seen, not guessed at.
     parser: { keepBinary: true },
   };

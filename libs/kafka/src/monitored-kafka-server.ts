@@ -3,6 +3,7 @@ import { ServerKafka } from '@nestjs/microservices';
 import type { Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { KafkaServerOptions } from './kafka-config';
 import { dispatchInLanes, firstFailure } from './key-ordered-dispatch';
+import { OffsetCommitter } from './offset-committer';
 
 export type ConsumerStatus = 'starting' | 'joined' | 'rebalancing' | 'crashed' | 'stopped';
 
@@ -26,6 +27,8 @@ export interface DispatchOptions {
 
 /** Most records of one partition's batch handled at once. */
 const RECORDS_IN_FLIGHT = 250;
+/** How often handled offsets are committed (see OffsetCommitter): the most a crash repeats, and how stale lag reports can be. */
+const COMMIT_INTERVAL_MS = 200;
 
 /** Why the rest of a batch was not handled: the consumer is stopping, or a rebalance or seek moved on. */
 class BatchAbandoned extends Error {
@@ -40,12 +43,13 @@ class BatchAbandoned extends Error {
  * produce request before the next starts. Here each fetched batch goes through Nest's usual per-message
  * pipeline (pipes, interceptors, the dead-letter interceptor) with its records side by side, keeping
  * per-key order, so the statements and produce requests they make coalesce into one per batch (see
- * Coalescer). Offsets advance over the leading records that are done, and are committed at most every
- * second and when the batch ends; a record that fails (for a transient reason: poison is dead-lettered)
- * stops the offset there and is redelivered, with everything after it, as kafkajs does per message.
+ * Coalescer). Offsets advance over the leading records that are done and are committed on an interval (see
+ * OffsetCommitter); a record that fails (for a transient reason: poison is dead-lettered) stops the offset
+ * there and is redelivered, with everything after it, as kafkajs does per message.
  */
 export class MonitoredKafkaServer extends ServerKafka {
   private readonly monitorLogger: Logger;
+  private committer?: OffsetCommitter;
 
   constructor(
     options: KafkaServerOptions,
@@ -60,6 +64,10 @@ export class MonitoredKafkaServer extends ServerKafka {
   override async bindEvents(consumer: Consumer): Promise<void> {
     const topics = [...this.messageHandlers.keys()];
     if (topics.length > 0) await consumer.subscribe({ ...this.options.subscribe, topics });
+    this.committer = new OffsetCommitter((offsets) => consumer.commitOffsets(offsets), COMMIT_INTERVAL_MS, (error) =>
+      this.monitorLogger.warn(`offset commit failed, it will be retried: ${(error as Error).message}`),
+    );
+    this.committer.start();
     await consumer.run({ ...this.options.run, eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) });
   }
 
@@ -70,17 +78,18 @@ export class MonitoredKafkaServer extends ServerKafka {
     const advance = () => {
       const before = leading;
       while (leading < done.length && done[leading]) leading += 1;
-      if (leading > before) resolveOffset(batch.messages[leading - 1].offset);
+      if (leading === before) return;
+      const offset = leading === done.length ? batch.lastOffset() : batch.messages[leading - 1].offset;
+      resolveOffset(offset);
+      this.committer?.processed(batch.topic, batch.partition, (BigInt(offset) + 1n).toString());
     };
-    // kafkajs heartbeats and commits only between batches: a long batch does both as it goes. A failed
+    // kafkajs heartbeats only between batches: a long batch heartbeats as it goes. A failed
     // heartbeat (most often: a rebalance has begun) starts no more records, so the group is rejoined in time
     // and the rest of the batch is fetched again by whoever owns the partition next.
     let abandoned = false;
     const keepAlive = setInterval(() => {
       advance();
-      heartbeat()
-        .then(() => commitOffsetsIfNecessary())
-        .catch(() => (abandoned = true));
+      heartbeat().catch(() => (abandoned = true));
     }, this.options.consumer?.heartbeatInterval ?? 3000);
 
     const records = batch.messages.map((message, index) => ({ message, index }));
@@ -101,6 +110,17 @@ export class MonitoredKafkaServer extends ServerKafka {
       }
     } finally {
       clearInterval(keepAlive);
+      // The consumer is stopping: this is the last moment it is still a member that may commit, and kafkajs
+      // drops commits made through the consumer once it stops, so they go through the batch's own channel.
+      if (!isRunning()) {
+        await this.committer?.flush(async (offsets) => {
+          const topics = [...new Set(offsets.map((o) => o.topic))].map((topic) => ({
+            topic,
+            partitions: offsets.filter((o) => o.topic === topic).map(({ partition, offset }) => ({ partition, offset })),
+          }));
+          await commitOffsetsIfNecessary({ topics });
+        });
+      }
     }
   }
 
@@ -111,6 +131,7 @@ export class MonitoredKafkaServer extends ServerKafka {
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }: ConsumerGroupJoinEvent) => {
       this.state.status = 'joined';
       this.state.assignments = payload.memberAssignment;
+      this.committer?.retain(payload.memberAssignment);
       const owned = Object.entries(payload.memberAssignment)
         .map(([topic, partitions]) => `${topic}[${[...partitions].sort((a, b) => a - b).join(',')}]`)
         .join(' ');
@@ -118,6 +139,8 @@ export class MonitoredKafkaServer extends ServerKafka {
     });
     consumer.on(consumer.events.REBALANCING, () => {
       this.state.status = 'rebalancing';
+      // Hand over what is done before the partitions may move (best effort: a rejoin does not wait for it).
+      void this.committer?.flush();
     });
     consumer.on(consumer.events.CRASH, ({ payload }: ConsumerCrashEvent) => {
       this.state.status = 'crashed';
@@ -136,6 +159,8 @@ export class MonitoredKafkaServer extends ServerKafka {
 
   override async close(): Promise<void> {
     this.state.closing = true;
+    await this.committer?.flush();
     await super.close();
+    this.committer?.stop();
   }
 }
