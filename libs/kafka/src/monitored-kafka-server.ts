@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { ServerKafka } from '@nestjs/microservices';
+import { ServerKafka, type MessageHandler } from '@nestjs/microservices';
 import type { Consumer, ConsumerCrashEvent, ConsumerGroupJoinEvent, EachBatchPayload, KafkaMessage } from 'kafkajs';
 import type { KafkaServerOptions } from './kafka-config';
 import { dispatchInLanes, firstFailure } from './key-ordered-dispatch';
@@ -50,6 +50,7 @@ class BatchAbandoned extends Error {
 export class MonitoredKafkaServer extends ServerKafka {
   private readonly monitorLogger: Logger;
   private committer?: OffsetCommitter;
+  private readonly handlers = new Map<string, MessageHandler>();
 
   constructor(
     options: KafkaServerOptions,
@@ -59,6 +60,19 @@ export class MonitoredKafkaServer extends ServerKafka {
   ) {
     super(options);
     this.monitorLogger = new Logger(`Consumer ${label}`);
+  }
+
+  /**
+   * Nest looks the handler up twice per message, each time first trying the topic name as JSON and catching
+   * the SyntaxError: in a burst that was 4 to 6 % of a consumer's CPU (bench profile). Topics and handlers are
+   * fixed once the server listens, so each topic is looked up once.
+   */
+  override getHandlerByPattern(pattern: string): MessageHandler | null {
+    const known = this.handlers.get(pattern);
+    if (known) return known;
+    const handler = super.getHandlerByPattern(pattern);
+    if (handler) this.handlers.set(pattern, handler);
+    return handler;
   }
 
   override async bindEvents(consumer: Consumer): Promise<void> {
