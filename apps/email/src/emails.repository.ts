@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isBadData } from '@app/kafka';
 import { Coalescer, Database, type InsertOnceSpec, type Page, type UserPageQuery } from '@app/platform';
 
@@ -33,6 +34,8 @@ const INSERT_ONCE: InsertOnceSpec = {
   returning: COLUMNS,
 };
 
+const MARK_SENT_ATTEMPTS = 4;
+
 interface Sent {
   email_id: string;
   message_id: string;
@@ -59,7 +62,22 @@ export class EmailsRepository {
     return this.sendings.submit({ email_id: emailId, message_id: messageId, transport_output: output });
   }
 
+  /**
+   * The mail has gone out by now: were this update lost to a moment's outage, every email of the batch would
+   * be sent again on redelivery. The update can be repeated safely, so it is, a few times, before giving up.
+   */
   private async markSentMany(sent: Sent[]): Promise<Email[]> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.updateSent(sent);
+      } catch (error) {
+        if (attempt >= MARK_SENT_ATTEMPTS || isBadData(error)) throw error;
+        await sleep(200 * attempt);
+      }
+    }
+  }
+
+  private async updateSent(sent: Sent[]): Promise<Email[]> {
     const rows = await this.db.query<EmailRow>(
       `UPDATE email.emails e
        SET status = 'sent', message_id = s.message_id, transport_output = s.transport_output, sent_at = clock_timestamp()

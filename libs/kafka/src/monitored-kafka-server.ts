@@ -97,25 +97,34 @@ export class MonitoredKafkaServer extends ServerKafka {
       resolveOffset(offset);
       this.committer?.processed(batch.topic, batch.partition, (BigInt(offset) + 1n).toString());
     };
-    // kafkajs heartbeats only between batches: a long batch heartbeats as it goes. A failed
-    // heartbeat (most often: a rebalance has begun) starts no more records, so the group is rejoined in time
-    // and the rest of the batch is fetched again by whoever owns the partition next.
+    // kafkajs heartbeats only between batches: a long batch heartbeats as it goes. A failed heartbeat (most
+    // often: a rebalance has begun) starts no more records, so the group is rejoined in time and the rest of
+    // the batch is fetched again by whoever owns the partition next.
     let abandoned = false;
+    const moveOn = () => abandoned || this.state.closing || !isRunning() || isStale();
     const keepAlive = setInterval(() => {
-      advance();
+      try {
+        advance();
+      } catch (error) {
+        abandoned = true; // the partition is no longer ours (resolveOffset refused it)
+        this.monitorLogger.warn(`${batch.topic}[${batch.partition}] left mid-batch: ${(error as Error).message}`);
+      }
       heartbeat().catch(() => (abandoned = true));
     }, this.options.consumer?.heartbeatInterval ?? 3000);
 
     const records = batch.messages.map((message, index) => ({ message, index }));
     const laneOf = ({ message }: { message: KafkaMessage }) => (this.dispatch.sequential ? '' : (message.key?.toString('latin1') ?? ''));
     const handle = async ({ message, index }: { message: KafkaMessage; index: number }) => {
-      if (abandoned || !isRunning() || isStale()) throw new BatchAbandoned();
+      // One at a time, a slice can take minutes (the course's slow step): stop between records. Side by side,
+      // a slice is finished whole, so no record is left unstarted behind finished ones (which, as the offset
+      // cannot pass them, would be handled again by the next owner).
+      if (this.dispatch.sequential && moveOn()) throw new BatchAbandoned();
       await this.handleMessage({ topic: batch.topic, partition: batch.partition, message, heartbeat, pause });
       done[index] = true;
     };
     try {
       // A slice at a time, so a full fetch (thousands of records) does not hold thousands of handlers in memory.
-      for (let start = 0; start < records.length; start += RECORDS_IN_FLIGHT) {
+      for (let start = 0; start < records.length && !moveOn(); start += RECORDS_IN_FLIGHT) {
         const outcomes = await dispatchInLanes(records.slice(start, start + RECORDS_IN_FLIGHT), laneOf, handle);
         advance();
         const { error } = firstFailure(outcomes);
@@ -124,9 +133,9 @@ export class MonitoredKafkaServer extends ServerKafka {
       }
     } finally {
       clearInterval(keepAlive);
-      // The consumer is stopping: this is the last moment it is still a member that may commit, and kafkajs
-      // drops commits made through the consumer once it stops, so they go through the batch's own channel.
-      if (!isRunning()) {
+      // The service is stopping: this is the last moment this member may commit, and kafkajs silently drops
+      // commits made through the consumer once it has begun to stop, so they go through the batch's channel.
+      if (this.state.closing || !isRunning()) {
         await this.committer?.flush(async (offsets) => {
           const topics = [...new Set(offsets.map((o) => o.topic))].map((topic) => ({
             topic,
@@ -146,6 +155,7 @@ export class MonitoredKafkaServer extends ServerKafka {
       this.state.status = 'joined';
       this.state.assignments = payload.memberAssignment;
       this.committer?.retain(payload.memberAssignment);
+      if (!this.state.closing) this.committer?.start();
       const owned = Object.entries(payload.memberAssignment)
         .map(([topic, partitions]) => `${topic}[${[...partitions].sort((a, b) => a - b).join(',')}]`)
         .join(' ');
@@ -157,6 +167,7 @@ export class MonitoredKafkaServer extends ServerKafka {
       void this.committer?.flush();
     });
     consumer.on(consumer.events.CRASH, ({ payload }: ConsumerCrashEvent) => {
+      this.committer?.stop(); // until the consumer rejoins: kafkajs would drop commits while it restarts
       this.state.status = 'crashed';
       this.state.lastError = `${payload.error.name}: ${payload.error.message}`;
       this.monitorLogger.error(`consumer crashed (${payload.restart ? 'restarting' : 'not restarting'}): ${this.state.lastError}`);
@@ -173,8 +184,9 @@ export class MonitoredKafkaServer extends ServerKafka {
 
   override async close(): Promise<void> {
     this.state.closing = true;
+    // No more timed commits: once kafkajs begins to stop it drops them, and the committer would believe them done.
+    this.committer?.stop();
     await this.committer?.flush();
     await super.close();
-    this.committer?.stop();
   }
 }

@@ -55,6 +55,27 @@ describe('OffsetCommitter', () => {
     ]);
   });
 
+  it('does not bring back the offsets of a commit that failed across a rebalance', async () => {
+    let fail: (error: Error) => void = () => undefined;
+    const commits: TopicPartitionOffset[][] = [];
+    let calls = 0;
+    const commit = (offsets: TopicPartitionOffset[]) => {
+      calls += 1;
+      if (calls === 1) return new Promise<void>((_, reject) => (fail = reject));
+      commits.push(offsets);
+      return Promise.resolve();
+    };
+    const committer = new OffsetCommitter(commit, 60_000);
+    committer.processed('orders', 0, '5');
+    const failing = committer.flush();
+    while (calls === 0) await new Promise((resolve) => setImmediate(resolve));
+    committer.retain({ orders: [1] }); // partition 0 now belongs to another member
+    fail(new Error('REBALANCE_IN_PROGRESS'));
+    await failing;
+    await committer.flush();
+    expect(commits).toEqual([]);
+  });
+
   it('forgets the partitions a rebalance took away', async () => {
     const { commits, commit } = recorder();
     const committer = new OffsetCommitter(commit, 60_000);

@@ -15,6 +15,9 @@ export class OffsetCommitter {
   private pending = new Map<string, TopicPartitionOffset>();
   private timer?: NodeJS.Timeout;
   private last: Promise<void> = Promise.resolve();
+  private flushing = 0;
+  /** Counts rebalances, so a commit that fails across one does not bring back partitions now owned by another member. */
+  private generation = 0;
 
   constructor(
     private readonly commit: Commit,
@@ -23,7 +26,8 @@ export class OffsetCommitter {
   ) {}
 
   start(): void {
-    this.timer ??= setInterval(() => void this.flush(), this.intervalMs);
+    // A tick while a commit is still retrying (coordinator away) adds nothing: the next tick after it will.
+    this.timer ??= setInterval(() => this.flushing === 0 && void this.flush(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -39,6 +43,7 @@ export class OffsetCommitter {
 
   /** After a rebalance: forgets partitions this member no longer owns, whose new owner now commits them. */
   retain(assignment: Record<string, number[]>): void {
+    this.generation += 1;
     for (const [key, { topic, partition }] of this.pending) {
       if (!assignment[topic]?.includes(partition)) this.pending.delete(key);
     }
@@ -46,22 +51,26 @@ export class OffsetCommitter {
 
   /**
    * Commits what is pending, through `commit` unless given another way; one commit at a time. Failed
-   * offsets stay pending unless newer ones came.
+   * offsets stay pending unless newer ones came or a rebalance happened meanwhile.
    */
   flush(commit: Commit = this.commit): Promise<void> {
+    this.flushing += 1;
     this.last = this.last.then(async () => {
       if (this.pending.size === 0) return;
       const offsets = [...this.pending.values()];
+      const generation = this.generation;
       this.pending.clear();
       try {
         await commit(offsets);
       } catch (error) {
         for (const offset of offsets) {
           const key = keyOf(offset.topic, offset.partition);
-          if (!this.pending.has(key)) this.pending.set(key, offset);
+          if (generation === this.generation && !this.pending.has(key)) this.pending.set(key, offset);
         }
         this.onError(error);
       }
+    }).finally(() => {
+      this.flushing -= 1;
     });
     return this.last;
   }

@@ -23,11 +23,20 @@ describe('Coalescer', () => {
   });
 
   it('gathers what arrives during a run into the next one, in order and within maxBatch', async () => {
-    const { runs, run } = recordingRun();
-    const coalescer = new Coalescer(run, { maxBatch: 2 });
+    const runs: number[][] = [];
+    let release: () => void = () => undefined;
+    const coalescer = new Coalescer(
+      async (items: number[]) => {
+        runs.push(items);
+        if (runs.length === 1) await new Promise<void>((resolve) => (release = resolve)); // the first run is slow
+        return items.map((item) => item * 2);
+      },
+      { maxBatch: 2 },
+    );
     const first = coalescer.submit(1);
-    await new Promise((resolve) => setImmediate(resolve));
-    const later = [2, 3, 4].map((item) => coalescer.submit(item));
+    while (runs.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const later = [2, 3, 4].map((item) => coalescer.submit(item)); // while run [1] is in flight
+    release();
     expect(await Promise.all([first, ...later])).toEqual([2, 4, 6, 8]);
     expect(runs).toEqual([[1], [2, 3], [4]]);
   });

@@ -12,7 +12,6 @@ export interface DatabaseOptions {
   poolSize?: number;
 }
 
-/** Raised when no PostgreSQL server answers: the message says how to start one. */
 export interface InsertOnceSpec {
   /** Schema-qualified table. */
   table: string;
@@ -24,6 +23,7 @@ export interface InsertOnceSpec {
   returning: string;
 }
 
+/** Raised when no PostgreSQL server answers: the message says how to start one. */
 export class DatabaseUnavailableError extends Error {
   override name = 'DatabaseUnavailableError';
 }
@@ -83,23 +83,34 @@ export class Database implements OnApplicationShutdown {
     const types = Object.entries(spec.columns)
       .map(([name, type]) => `${name} ${type}`)
       .join(', ');
+    const input = `SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (${types})) WITH ORDINALITY AS t(${names}, input_n)`;
+    const existing = `SELECT ${spec.returning} FROM ${spec.table} WHERE ${spec.key} IN (SELECT ${spec.key} FROM input)`;
+    const byInput = `SELECT input.input_n, stored.* FROM input JOIN stored ON stored.${spec.key} = input.${spec.key} ORDER BY input.input_n`;
     const stored = await this.query<Row & { input_n: string }>(
-      `WITH input AS (
-         SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (${types})) WITH ORDINALITY AS t(${names}, input_n)
-       ), inserted AS (
-         INSERT INTO ${spec.table} (${names}) SELECT ${names} FROM input
-         ON CONFLICT (${spec.key}) DO NOTHING RETURNING ${spec.returning}
-       ), stored AS (
-         -- This half sees the table as it was before the insert: each key comes from one half only.
-         SELECT ${spec.returning} FROM inserted
-         UNION ALL
-         SELECT ${spec.returning} FROM ${spec.table} WHERE ${spec.key} IN (SELECT ${spec.key} FROM input)
-       )
-       SELECT input.input_n, stored.* FROM input JOIN stored ON stored.${spec.key} = input.${spec.key} ORDER BY input.input_n`,
+      `WITH input AS (${input}),
+            inserted AS (
+              INSERT INTO ${spec.table} (${names}) SELECT ${names} FROM input
+              ON CONFLICT (${spec.key}) DO NOTHING RETURNING ${spec.returning}
+            ),
+            -- The second half sees the table as it was when the statement began: each key comes from one half.
+            stored AS (SELECT ${spec.returning} FROM inserted UNION ALL ${existing})
+       ${byInput}`,
       [JSON.stringify(rows)],
     );
-    if (stored.length !== rows.length) throw new Error(`${spec.table}: ${rows.length} rows given, ${stored.length} stored`);
-    return stored.map(({ input_n: _, ...row }) => row as unknown as Row);
+    const result: Array<Row | undefined> = rows.map(() => undefined);
+    for (const { input_n, ...row } of stored) result[Number(input_n) - 1] = row as unknown as Row;
+    // A row another transaction committed after the statement began was skipped by the insert and is not in
+    // its snapshot: read those again, now that they are visible.
+    const late = rows.flatMap((row, i) => (result[i] ? [] : [{ row, i }]));
+    if (late.length > 0) {
+      const found = await this.query<Row & { input_n: string }>(`WITH input AS (${input}), stored AS (${existing}) ${byInput}`, [
+        JSON.stringify(late.map(({ row }) => row)),
+      ]);
+      for (const { input_n, ...row } of found) result[late[Number(input_n) - 1].i] = row as unknown as Row;
+    }
+    const missing = result.filter((row) => row === undefined).length;
+    if (missing > 0) throw new Error(`${spec.table}: ${missing} of ${rows.length} rows neither inserted nor found`);
+    return result as Row[];
   }
 
   async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
