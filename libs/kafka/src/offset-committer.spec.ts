@@ -9,6 +9,23 @@ function recorder() {
   return { commits, commit };
 }
 
+/** A commit whose first call hangs until the test fails it; the later calls succeed and are recorded. */
+function firstCommitFailsLater() {
+  const commits: TopicPartitionOffset[][] = [];
+  let reject: (error: Error) => void = () => undefined;
+  let calls = 0;
+  const commit = (offsets: TopicPartitionOffset[]) => {
+    calls += 1;
+    if (calls === 1) return new Promise<void>((_, fail) => (reject = fail));
+    commits.push(offsets);
+    return Promise.resolve();
+  };
+  const started = async () => {
+    while (calls === 0) await new Promise((resolve) => setImmediate(resolve));
+  };
+  return { commits, commit, started, fail: (error: Error) => reject(error) };
+}
+
 describe('OffsetCommitter', () => {
   it('commits the latest handled offset of each partition once, and nothing when nothing is new', async () => {
     const { commits, commit } = recorder();
@@ -27,23 +44,15 @@ describe('OffsetCommitter', () => {
   });
 
   it('keeps a failed commit pending, unless a newer offset of that partition came meanwhile', async () => {
-    const commits: TopicPartitionOffset[][] = [];
-    let failNext: (error: Error) => void = () => undefined;
-    let calls = 0;
-    const commit = (offsets: TopicPartitionOffset[]) => {
-      calls += 1;
-      if (calls === 1) return new Promise<void>((_, reject) => (failNext = reject));
-      commits.push(offsets);
-      return Promise.resolve();
-    };
+    const { commits, commit, started, fail } = firstCommitFailsLater();
     const errors: unknown[] = [];
     const committer = new OffsetCommitter(commit, 60_000, (error) => errors.push(error));
     committer.processed('orders', 0, '5');
     committer.processed('orders', 1, '7');
     const failing = committer.flush();
-    while (calls === 0) await new Promise((resolve) => setImmediate(resolve));
+    await started();
     committer.processed('orders', 1, '8'); // handled while the commit was on its way
-    failNext(new Error('REBALANCE_IN_PROGRESS'));
+    fail(new Error('REBALANCE_IN_PROGRESS'));
     await failing;
     await committer.flush();
     expect(errors).toHaveLength(1);
@@ -56,19 +65,11 @@ describe('OffsetCommitter', () => {
   });
 
   it('does not bring back the offsets of a commit that failed across a rebalance', async () => {
-    let fail: (error: Error) => void = () => undefined;
-    const commits: TopicPartitionOffset[][] = [];
-    let calls = 0;
-    const commit = (offsets: TopicPartitionOffset[]) => {
-      calls += 1;
-      if (calls === 1) return new Promise<void>((_, reject) => (fail = reject));
-      commits.push(offsets);
-      return Promise.resolve();
-    };
+    const { commits, commit, started, fail } = firstCommitFailsLater();
     const committer = new OffsetCommitter(commit, 60_000);
     committer.processed('orders', 0, '5');
     const failing = committer.flush();
-    while (calls === 0) await new Promise((resolve) => setImmediate(resolve));
+    await started();
     committer.retain({ orders: [1] }); // partition 0 now belongs to another member
     fail(new Error('REBALANCE_IN_PROGRESS'));
     await failing;
