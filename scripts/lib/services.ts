@@ -114,11 +114,15 @@ export class ServiceProcess {
   }
 }
 
-/** Starts services together and waits until every one is healthy; stops them all if one fails. */
+/**
+ * Starts services together and waits until every one is healthy and every consumer group has settled; stops
+ * them all if one fails.
+ */
 export async function startServices(specs: ServiceSpec[], baseEnv: NodeJS.ProcessEnv, sink?: LogSink): Promise<ServiceProcess[]> {
   const processes = specs.map((spec) => ServiceProcess.start(spec, baseEnv, sink));
   try {
     await Promise.all(processes.map((p) => p.waitHealthy()));
+    await waitGroupsSettled(processes);
     return processes;
   } catch (error) {
     await stopServices(processes);
@@ -128,4 +132,38 @@ export async function startServices(specs: ServiceSpec[], baseEnv: NodeJS.Proces
 
 export async function stopServices(processes: ServiceProcess[]): Promise<void> {
   await Promise.all(processes.map((p) => p.stop()));
+}
+
+interface ConsumerHealth {
+  consumer?: string;
+  assignments?: Record<string, number[]>;
+}
+
+/**
+ * A service is healthy as soon as its consumer has joined once, but instances of one service joining one
+ * after another rebalance their group for a second or two more, and a payment sent meanwhile waits for it.
+ * Settled means: every consumer is joined (not rebalancing) and no partition is claimed by two instances
+ * of a service, which a member still holding the assignment of an earlier generation would do.
+ */
+export async function waitGroupsSettled(processes: ServiceProcess[], timeoutMs = 30_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const claims = new Map<string, string>();
+      for (const service of processes) {
+        const response = await fetch(`${service.url}/health`, { signal: AbortSignal.timeout(3000) });
+        const kafka = ((await response.json()) as { details?: { kafka?: ConsumerHealth } }).details?.kafka;
+        if (kafka?.consumer === undefined) continue; // payment consumes nothing
+        if (!response.ok || kafka.consumer !== 'joined') return false;
+        for (const [topic, partitions] of Object.entries(kafka.assignments ?? {})) {
+          for (const partition of partitions) {
+            const claim = `${service.spec.service} ${topic}[${partition}]`;
+            if (claims.has(claim)) return false;
+            claims.set(claim, service.spec.label);
+          }
+        }
+      }
+      return true;
+    },
+    { timeoutMs, intervalMs: 100, what: 'every consumer group to settle (all members joined, each partition owned once)' },
+  );
 }
