@@ -81,7 +81,6 @@ export class MonitoredKafkaServer extends ServerKafka {
     this.committer = new OffsetCommitter((offsets) => consumer.commitOffsets(offsets), COMMIT_INTERVAL_MS, (error) =>
       this.monitorLogger.warn(`offset commit failed, it will be retried: ${(error as Error).message}`),
     );
-    this.committer.start();
     await consumer.run({ ...this.options.run, eachBatchAutoResolve: false, eachBatch: (payload) => this.handleBatch(payload) });
   }
 
@@ -155,6 +154,7 @@ export class MonitoredKafkaServer extends ServerKafka {
       this.state.status = 'joined';
       this.state.assignments = payload.memberAssignment;
       this.committer?.retain(payload.memberAssignment);
+      // Timed commits run while the consumer is in its group: from its first join, and again after a crash.
       if (!this.state.closing) this.committer?.start();
       const owned = Object.entries(payload.memberAssignment)
         .map(([topic, partitions]) => `${topic}[${[...partitions].sort((a, b) => a - b).join(',')}]`)
