@@ -6,6 +6,7 @@ import { brokerAnswers } from '../../scripts/lib/broker';
 import { recreateDatabase } from '../../scripts/lib/postgres';
 import { startServices, stopServices, type ServiceProcess } from '../../scripts/lib/services';
 import type { Server } from 'node:http';
+import { waitFor } from '../../scripts/lib/wait';
 import { startHarness } from './harness';
 import { testBrokers, testChainSpecs, testDatabaseUrl, testServiceEnv } from './environment';
 import { chainQuiet, withAdmin } from './kafka';
@@ -27,10 +28,14 @@ export default async function globalSetup(): Promise<void> {
   await recreateDatabase(testDatabaseUrl());
   await withAdmin(async (admin) => {
     await ensureTopics(admin, 3);
-    const { groups } = await admin.describeGroups(Object.values(CONSUMER_GROUPS));
-    const busy = groups.filter((g) => g.members.length > 0).map((g) => g.groupId);
-    if (busy.length > 0) {
-      throw new Error(`consumer groups ${busy.join(', ')} already have members on this broker (is \`npm start\` running?): stop them first, the tests need the groups to themselves`);
+    // A broker that has just started may not have loaded its group coordinator yet (NOT_COORDINATOR), and one
+    // restarted after an interrupted run still lists that run's members until their sessions (10 s) expire.
+    const free = await waitFor(async () => {
+      const { groups } = await admin.describeGroups(Object.values(CONSUMER_GROUPS));
+      return groups.every((g) => g.members.length === 0);
+    }, { timeoutMs: 25_000, intervalMs: 500, what: 'the consumer groups of the chain to have no members' }).catch(() => false);
+    if (!free) {
+      throw new Error('the consumer groups of the chain already have members on this broker (is `npm start` running?): stop them first, the tests need the groups to themselves');
     }
   });
   const logs = process.env.E2E_LOGS === '1' ? (label: string, line: string) => console.log(`[${label}] ${line}`) : undefined;
