@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { startLocalBroker, stopLocalBroker } from './lib/broker';
 import { buildServices } from './lib/build';
-import { ensureDockerCompose } from './lib/docker-compose';
+import { ensureTestTools } from './lib/debian-tools';
 import { databaseUrlFromEnv, requirePostgres } from './lib/postgres';
 import { REPO_ROOT } from './lib/services';
 
@@ -13,7 +13,7 @@ import { REPO_ROOT } from './lib/services';
 async function main(): Promise<number> {
   const began = Date.now();
   await requirePostgres(databaseUrlFromEnv());
-  ensureDockerCompose();
+  ensureTestTools();
   step('type check', () => run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']));
   buildServices();
   const broker = await startLocalBroker();

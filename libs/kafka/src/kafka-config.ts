@@ -1,6 +1,7 @@
 import type { KafkaOptions } from '@nestjs/microservices';
 import { connect } from 'node:net';
 import { Partitioners, type ISocketFactory, type KafkaConfig, type ProducerConfig } from 'kafkajs';
+import { registerCompressionCodecs } from './codecs';
 
 /**
  * Sockets with Nagle's algorithm off, as Kafka's own Java client opens them (kafkajs leaves it on): a request
@@ -18,6 +19,7 @@ const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
  * cannot reach the broker fails within seconds so callers (POST /payment) can answer 503 instead of hanging.
  */
 export function kafkaClientConfig(brokers: string[], clientId: string): KafkaConfig {
+  registerCompressionCodecs();
   return {
     clientId,
     brokers,
