@@ -1,5 +1,6 @@
-import type { Admin, ITopicConfig } from 'kafkajs';
+import { ConfigResourceTypes, type Admin, type ITopicConfig } from 'kafkajs';
 import { DLQ_TOPICS, TOPICS } from '@app/contracts';
+import { DLQ_MAX_MESSAGE_BYTES } from './dead-letter';
 
 export const DLQ_PARTITIONS = 1;
 
@@ -7,9 +8,12 @@ export const DLQ_PARTITIONS = 1;
 export function topicPlan(partitions: number): ITopicConfig[] {
   return [
     ...Object.values(TOPICS).map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-    ...Object.values(DLQ_TOPICS).map((topic) => ({ topic, numPartitions: DLQ_PARTITIONS, replicationFactor: 1 })),
+    ...Object.values(DLQ_TOPICS).map((topic) => ({ topic, numPartitions: DLQ_PARTITIONS, replicationFactor: 1, configEntries: DLQ_CONFIG })),
   ];
 }
+
+/** A dead letter holds its original whole, base64 if need be: DLQ topics take records twice the usual size. */
+const DLQ_CONFIG = [{ name: 'max.message.bytes', value: String(DLQ_MAX_MESSAGE_BYTES) }];
 
 export interface TopicReport {
   created: string[];
@@ -24,6 +28,7 @@ export async function ensureTopics(admin: Admin, partitions: number): Promise<To
   const missing = plan.filter((spec) => !existing.has(spec.topic));
   // createTopics answers false, not an error, when another process created them first.
   if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  await raiseDeadLetterLimits(admin);
   const { topics } = await admin.fetchTopicMetadata({ topics: plan.map((spec) => spec.topic) });
   const short = topics.flatMap(({ name, partitions: have }) => {
     const wanted = plan.find((spec) => spec.topic === name)?.numPartitions ?? 0;
@@ -38,4 +43,18 @@ export function describeShortTopic(entry: TopicReport['short'][number]): string 
     `at most ${entry.partitions} consumer(s) per group get work. ` +
     `Add partitions with \`npm run topics -- --partitions ${entry.wanted} --grow\` (keys may then map to new partitions).`
   );
+}
+
+/** DLQ topics created before they were given their larger record limit get it now. */
+async function raiseDeadLetterLimits(admin: Admin): Promise<void> {
+  const { resources } = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: Object.values(DLQ_TOPICS).map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
+  });
+  const low = resources.filter((r) => Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue ?? 0) < DLQ_MAX_MESSAGE_BYTES);
+  if (low.length === 0) return;
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: low.map((r) => ({ type: ConfigResourceTypes.TOPIC, name: r.resourceName, configEntries: DLQ_CONFIG })),
+  });
 }
