@@ -4,39 +4,16 @@ import type { Producer } from 'kafkajs';
 import request from 'supertest';
 import { ServiceProcess } from '../scripts/lib/services';
 import { waitFor } from '../scripts/lib/wait';
-import { chainServices, serviceLogs, startService, stopService } from './support/chain-control';
+import { serviceLogs, startService, stopService } from './support/chain-control';
 import { queryTestDatabase } from './support/database';
 import { TEST_PORT_OFFSET, testServiceEnv } from './support/environment';
 import { connectedProducer } from './support/kafka';
-
-const ORDER_INSTANCES = ['order-1', 'order-2', 'order-3'];
-const PARTITIONS = [0, 1, 2];
+import { ORDER_INSTANCES, waitForSplit } from './support/ownership';
 
 interface OrderRow {
   payment_id: string;
   instance_id: string;
   source_partition: number;
-}
-
-/** Which partitions of payment-successful each running order instance owns, from its /health. */
-async function ownership(labels = ORDER_INSTANCES): Promise<Map<string, number[]>> {
-  const services = (await chainServices()).filter((s) => labels.includes(s.label) && s.running);
-  const owned = new Map<string, number[]>();
-  for (const service of services) {
-    const health = await request(service.url).get('/health');
-    owned.set(service.label, health.body.details?.kafka?.assignments?.[TOPICS.paymentSuccessful] ?? []);
-  }
-  return owned;
-}
-
-/** Each partition owned by exactly one of the given instances, and every instance owning something. */
-function waitForSplit(labels: string[], what: string) {
-  return waitFor(async () => {
-    const owned = await ownership(labels);
-    const all = [...owned.values()].flat().sort();
-    const everyoneWorks = labels.every((l) => (owned.get(l) ?? []).length > 0);
-    return owned.size === labels.length && everyoneWorks && JSON.stringify(all) === JSON.stringify(PARTITIONS) ? owned : undefined;
-  }, { timeoutMs: 45_000, intervalMs: 250, what });
 }
 
 async function ordersFor(prefix: string): Promise<OrderRow[]> {

@@ -19,6 +19,8 @@ export interface StoppedService extends ServiceView {
 export const chainServices = () => call<ServiceView[]>('GET', '/services');
 export const stopService = (label: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') =>
   call<StoppedService>('POST', `/services/${label}/stop?signal=${signal}`);
+/** Sends a signal that need not end the process: SIGSTOP freezes it (a long GC pause, a stalled VM), SIGCONT thaws it. */
+export const signalService = (label: string, signal: 'SIGSTOP' | 'SIGCONT') => call<ServiceView>('POST', `/services/${label}/signal?signal=${signal}`);
 /** Starts a stopped service again with the same settings and waits until it is healthy. */
 export const startService = (label: string) => call<ServiceView>('POST', `/services/${label}/start`);
 export const serviceLogs = async (label: string) => (await call<{ lines: string[] }>('GET', `/services/${label}/logs`)).lines;

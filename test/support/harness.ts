@@ -41,6 +41,11 @@ export async function startHarness(chain: ServiceProcess[], env: NodeJS.ProcessE
         await service.stop(signal);
         return { ...view(service), signal, stopped_at: stoppedAt, exit_code: service.exitCode, exit_signal: service.exitSignal };
       }
+      if (request.method === 'POST' && action === 'signal') {
+        // A signal that need not end the process (SIGSTOP, SIGCONT): sent, not waited on.
+        service.child.kill((url.searchParams.get('signal') ?? 'SIGCONT') as NodeJS.Signals);
+        return view(service);
+      }
       if (request.method === 'POST' && action === 'start') {
         if (service.running) return view(service);
         chain[index] = ServiceProcess.start(service.spec, env, sink);

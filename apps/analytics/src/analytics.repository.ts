@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { CartItemDto } from '@app/contracts';
-import { isBadData } from '@app/kafka';
+import { isRecordFault } from '@app/kafka';
 import { Coalescer, Database } from '@app/platform';
 
 export interface ChainEvent {
@@ -40,7 +40,7 @@ export interface Statistics {
 @Injectable()
 export class AnalyticsRepository {
   /** Events recorded side by side (the records of one fetched batch, of any topic) share one INSERT. */
-  private readonly records = new Coalescer<ChainEvent, void>((events) => this.recordMany(events), { maxBatch: 1000, isolate: isBadData });
+  private readonly records = new Coalescer<ChainEvent, void>((events) => this.recordMany(events), { maxBatch: 1000, isolate: isRecordFault });
 
   /** Records an event once: a redelivered one is already counted and changes nothing. */
   record(event: ChainEvent): Promise<void> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isBadData } from '@app/kafka';
+import { isRecordFault } from '@app/kafka';
 import { Coalescer, Database, type InsertOnceSpec, type Page, type UserPageQuery } from '@app/platform';
 
 export interface Email {
@@ -47,9 +47,9 @@ export class EmailsRepository {
   /** Emails recorded side by side (the records of one fetched batch) share one INSERT, and one UPDATE once sent. */
   private readonly inserts = new Coalescer<NewEmail, Email>(
     async (emails) => (await this.db.insertOnceMany<EmailRow>(INSERT_ONCE, emails)).map(toEmail),
-    { maxBatch: 500, isolate: isBadData },
+    { maxBatch: 500, isolate: isRecordFault },
   );
-  private readonly sendings = new Coalescer<Sent, Email>((sent) => this.markSentMany(sent), { maxBatch: 500, isolate: isBadData });
+  private readonly sendings = new Coalescer<Sent, Email>((sent) => this.markSentMany(sent), { maxBatch: 500, isolate: isRecordFault });
 
   constructor(private readonly db: Database) {}
 
@@ -71,7 +71,7 @@ export class EmailsRepository {
       try {
         return await this.updateSent(sent);
       } catch (error) {
-        if (attempt >= MARK_SENT_ATTEMPTS || isBadData(error)) throw error;
+        if (attempt >= MARK_SENT_ATTEMPTS || isRecordFault(error)) throw error;
         await sleep(200 * attempt);
       }
     }

@@ -1,6 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { createTransport, type Transporter } from 'nodemailer';
+import { RecordFault } from '@app/contracts';
 import { Environment } from '@app/platform';
+
+/**
+ * The mail server refused the recipient for good (an SMTP 5xx answer to the envelope): the order's address is
+ * at fault, and sending again cannot help. A refused login, a deferral (4xx) or an unreachable server are
+ * outages, and are retried.
+ */
+export class RecipientRefused extends RecordFault {
+  override name = 'RecipientRefused';
+}
 
 export interface MailMessage {
   to: string;
@@ -32,7 +42,10 @@ export class Mailer {
   }
 
   async send(message: MailMessage): Promise<MailReceipt> {
-    const info = await this.transport.sendMail({ from: MAIL_FROM, ...message });
+    const info = await this.transport.sendMail({ from: MAIL_FROM, ...message }).catch((error: { code?: string; responseCode?: number; message?: string }) => {
+      if (error?.code === 'EENVELOPE' && (error.responseCode ?? 0) >= 500) throw new RecipientRefused(`the mail server refused ${message.to}: ${error.message}`);
+      throw error;
+    });
     const output = this.kind === 'json' ? String(info.message) : null;
     this.logger.log(`sent "${message.subject}" to ${message.to} via ${this.kind} (${info.messageId})`);
     return { messageId: info.messageId, output };

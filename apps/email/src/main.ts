@@ -2,4 +2,4 @@ import { CONSUMER_GROUPS } from '@app/contracts';
 import { bootstrapService } from '@app/service';
 import { EmailModule } from './email.module';
 
-void bootstrapService({ name: 'email', module: EmailModule, defaultPort: 8002, consumerGroup: CONSUMER_GROUPS.email });
+void bootstrapService({ name: 'email', module: EmailModule, defaultPort: 8002, consumerGroup: CONSUMER_GROUPS.email, publishesEvents: true });

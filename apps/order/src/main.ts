@@ -2,4 +2,4 @@ import { CONSUMER_GROUPS } from '@app/contracts';
 import { bootstrapService } from '@app/service';
 import { OrderModule } from './order.module';
 
-void bootstrapService({ name: 'order', module: OrderModule, defaultPort: 8001, consumerGroup: CONSUMER_GROUPS.order });
+void bootstrapService({ name: 'order', module: OrderModule, defaultPort: 8001, consumerGroup: CONSUMER_GROUPS.order, publishesEvents: true });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { CartItemDto } from '@app/contracts';
-import { isBadData } from '@app/kafka';
+import { isRecordFault } from '@app/kafka';
 import { Coalescer, Database, type InsertOnceSpec, type Page, type UserPageQuery } from '@app/platform';
 
 export interface Order {
@@ -45,7 +45,7 @@ export class OrdersRepository {
   /** Orders placed side by side (the records of one fetched batch) share one INSERT. */
   private readonly inserts = new Coalescer<NewOrder, Order>(
     async (orders) => (await this.db.insertOnceMany<OrderRow>(INSERT_ONCE, orders)).map(toOrder),
-    { maxBatch: 500, isolate: isBadData },
+    { maxBatch: 500, isolate: isRecordFault },
   );
 
   constructor(private readonly db: Database) {}

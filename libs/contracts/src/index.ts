@@ -1,3 +1,4 @@
+export * from './record-fault';
 export * from './topics';
 export * from './validation';
 export * from './cart-item.dto';

@@ -1,5 +1,6 @@
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
+import { RecordFault } from './record-fault';
 
 export interface FieldError {
   /** Dotted path of the offending field, e.g. `cart.0.price`. */
@@ -8,7 +9,7 @@ export interface FieldError {
 }
 
 /** Raised when a value does not satisfy one of the contracts; carries every failing field. */
-export class ContractViolation extends Error {
+export class ContractViolation extends RecordFault {
   constructor(
     readonly contract: string,
     readonly fields: FieldError[],

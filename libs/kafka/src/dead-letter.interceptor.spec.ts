@@ -5,7 +5,9 @@ import { lastValueFrom, of, throwError } from 'rxjs';
 import type { DeadLetterRecord } from '@app/contracts';
 import { ServiceIdentity } from '@app/platform';
 import { ConsumerGroup, DeadLetterInterceptor } from './dead-letter.interceptor';
-import { PoisonMessageError } from './errors';
+import { ConsumerState } from './consume/consumer-state';
+import { FailurePolicy, PoisonMessageError } from './consume/failure-policy';
+import { PartitionRetries } from './consume/partition-retries';
 import { EventPublisher, type OutgoingEvent } from './event-publisher';
 
 class RecordingPublisher extends EventPublisher {
@@ -20,15 +22,20 @@ class RecordingPublisher extends EventPublisher {
   }
 }
 
+const RETRY_MAX_MS = 60_000;
+
 function setup() {
   const registry = new Registry();
   const publisher = new RecordingPublisher();
+  const retries = new PartitionRetries({ initialMs: 100, maxMs: 1000, boundMs: RETRY_MAX_MS });
   const interceptor = new DeadLetterInterceptor(
     publisher,
     new ConsumerGroup('order-service-group'),
     new ServiceIdentity('order', '2'),
+    new FailurePolicy(RETRY_MAX_MS),
+    new ConsumerState(retries),
     new Counter({ name: 'consumed', help: 'h', labelNames: ['topic', 'outcome'], registers: [registry] }),
-    new Counter({ name: 'dead', help: 'h', labelNames: ['topic'], registers: [registry] }),
+    new Counter({ name: 'dead', help: 'h', labelNames: ['topic', 'retriable'], registers: [registry] }),
     new Histogram({ name: 'seconds', help: 'h', labelNames: ['topic'], registers: [registry] }),
   );
   const value = Buffer.from('{"user_id": "bad"}');
@@ -36,7 +43,7 @@ function setup() {
   const kafka = new KafkaContext([message as never, 1, 'payment-successful', null as never, async () => undefined, null as never]);
   const context = new ExecutionContextHost([value, kafka]);
   context.setType('rpc');
-  return { registry, publisher, interceptor, context };
+  return { registry, publisher, interceptor, context, retries };
 }
 
 describe('DeadLetterInterceptor', () => {
@@ -56,8 +63,10 @@ describe('DeadLetterInterceptor', () => {
     expect(event.key).toBe('42');
     expect(event.value as DeadLetterRecord).toMatchObject({
       original_message: '{"user_id": "bad"}',
+      original_encoding: 'utf8',
       original_key: '42',
       truncated: false,
+      retriable: false,
       error: 'PoisonMessageError: bad user_id',
       topic: 'payment-successful',
       partition: 1,
@@ -65,14 +74,33 @@ describe('DeadLetterInterceptor', () => {
       group: 'order-service-group',
       instance_id: '2',
     });
-    expect(await registry.getSingleMetricAsString('dead')).toContain('dead{topic="payment-successful"} 1');
+    expect(await registry.getSingleMetricAsString('dead')).toContain('dead{topic="payment-successful",retriable="false"} 1');
   });
 
-  it('rethrows an infrastructure failure so the message is redelivered, not dead-lettered', async () => {
+  it.each([
+    ['an outage', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })],
+    ['a bug', new TypeError("Cannot read properties of undefined (reading 'x')")],
+  ])('rethrows %s so the record is retried, not dead-lettered', async (_, error) => {
     const { interceptor, context, publisher } = setup();
-    const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
-    await expect(lastValueFrom(interceptor.intercept(context, { handle: () => throwError(() => down) }))).rejects.toBe(down);
+    await expect(lastValueFrom(interceptor.intercept(context, { handle: () => throwError(() => error) }))).rejects.toBe(error);
     expect(publisher.sent).toEqual([]);
+  });
+
+  it('parks a record as retriable once it has been failing for RETRY_MAX_MS', async () => {
+    const { interceptor, context, publisher, retries } = setup();
+    const down = new Error('relation "orders.orders" does not exist');
+    jest.useFakeTimers({ now: 1_000_000 });
+    try {
+      retries.failed('payment-successful', 1, '17', down);
+      jest.setSystemTime(1_000_000 + RETRY_MAX_MS - 1);
+      await expect(lastValueFrom(interceptor.intercept(context, { handle: () => throwError(() => down) }))).rejects.toBe(down);
+      jest.setSystemTime(1_000_000 + RETRY_MAX_MS);
+      await expect(lastValueFrom(interceptor.intercept(context, { handle: () => throwError(() => down) }))).resolves.toBeNull();
+    } finally {
+      jest.useRealTimers();
+    }
+    expect(publisher.sent).toHaveLength(1);
+    expect(publisher.sent[0].event.value).toMatchObject({ retriable: true, error: `Error: ${down.message}`, offset: '17' });
   });
 
   it('fails (and so redelivers) when the DLQ itself cannot be written', async () => {

@@ -2,17 +2,15 @@ import { Injectable, Logger, type CallHandler, type ExecutionContext, type NestI
 import type { KafkaContext } from '@nestjs/microservices';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Histogram } from 'prom-client';
-import { catchError, defer, map, tap, throwError, type Observable } from 'rxjs';
-import { deadLetterTopicFor, type DeadLetterRecord } from '@app/contracts';
+import { catchError, defer, map, of, tap, throwError, type Observable } from 'rxjs';
+import { deadLetterTopicFor } from '@app/contracts';
 import { METRICS, ServiceIdentity } from '@app/platform';
-import { isTransientError } from './errors';
+import { FailurePolicy } from './consume/failure-policy';
+import { currentRecordScope } from './consume/record-scope';
+import { buildDeadLetter } from './dead-letter';
 import { EventPublisher } from './event-publisher';
 import { recordSource, type RecordSource } from './kafka-event';
-
-// A dead letter must fit the broker's 1 MB record limit, or writing it would fail forever and block the
-// partition: the original (JSON-escaped in the letter) and the error are cut to sizes that always fit.
-const MAX_ORIGINAL_CHARS = 256 * 1024;
-const MAX_ERROR_CHARS = 16 * 1024;
+import { ConsumerState } from './consume/consumer-state';
 
 /** The consumer group this service's handlers run in, recorded in every dead letter. */
 export class ConsumerGroup {
@@ -20,11 +18,11 @@ export class ConsumerGroup {
 }
 
 /**
- * Keeps one bad message from crashing or blocking a consumer. A handler error caused by the message
- * (undecodable, invalid, rejected by the database) moves the record to its DLQ topic and the partition
- * goes on; an error of the infrastructure (database or broker down) is rethrown so the record is
- * redelivered once it is back. Without this, Nest turns every error into a retry, then a consumer crash,
- * then the same message again, forever.
+ * Keeps one bad record from crashing or blocking a consumer. When a handler fails, the FailurePolicy decides:
+ * a record at fault (undecodable, against its contract, data the database rejects) moves to its DLQ topic and
+ * the partition goes on; any other failure (an outage, a bug) is rethrown, and the consumer retries the record
+ * with backoff, until it succeeds or has failed for RETRY_MAX_MS, when it is parked here as retriable. Without
+ * this, Nest turns every error into a redelivery, then a consumer crash, then the same record again, forever.
  */
 @Injectable()
 export class DeadLetterInterceptor implements NestInterceptor {
@@ -34,8 +32,10 @@ export class DeadLetterInterceptor implements NestInterceptor {
     private readonly publisher: EventPublisher,
     private readonly group: ConsumerGroup,
     private readonly identity: ServiceIdentity,
+    private readonly policy: FailurePolicy,
+    private readonly consumer: ConsumerState,
     @InjectMetric(METRICS.messagesConsumed) private readonly consumed: Counter<'topic' | 'outcome'>,
-    @InjectMetric(METRICS.deadLettered) private readonly deadLettered: Counter<'topic'>,
+    @InjectMetric(METRICS.deadLettered) private readonly deadLettered: Counter<'topic' | 'retriable'>,
     @InjectMetric(METRICS.handlerSeconds) private readonly duration: Histogram<'topic'>,
   ) {}
 
@@ -47,44 +47,36 @@ export class DeadLetterInterceptor implements NestInterceptor {
     return next.handle().pipe(
       tap({ complete: () => this.consumed.inc({ topic: source.topic, outcome: 'processed' }) }),
       catchError((error: unknown) => {
-        if (isTransientError(error)) {
-          this.logger.warn(`${where(source)} failed for a transient reason, it will be redelivered: ${describe(error)}`);
-          return throwError(() => error);
+        const since = this.consumer.retries.failingSince(source.topic, source.partition, source.offset);
+        const verdict = this.policy.decide(error, since);
+        if (verdict.action === 'retry') {
+          // Handed to the consume loop, which retries the record after a backoff. Nest must still get a value.
+          const scope = currentRecordScope();
+          if (!scope) return throwError(() => error);
+          scope.failure = { error };
+          return of(null);
         }
         // Nest awaits the last value of this stream: it must emit one, or the record is redelivered.
-        return defer(() => this.deadLetter(kafka, source, error)).pipe(map(() => null));
+        return defer(() => this.deadLetter(kafka, source, error, verdict.retriable)).pipe(map(() => null));
       }),
       tap({ finalize: () => endTimer() }),
     );
   }
 
-  private async deadLetter(kafka: KafkaContext, source: RecordSource, error: unknown): Promise<void> {
+  private async deadLetter(kafka: KafkaContext, source: RecordSource, error: unknown, retriable: boolean): Promise<void> {
     const dlqTopic = deadLetterTopicFor(source.topic);
-    const value = kafka.getMessage().value as Buffer | null;
-    const original = value === null ? null : value.toString('utf8');
-    const reason = describe(error);
-    const record: DeadLetterRecord = {
-      original_message: original === null ? null : original.slice(0, MAX_ORIGINAL_CHARS),
-      truncated: (original?.length ?? 0) > MAX_ORIGINAL_CHARS || reason.length > MAX_ERROR_CHARS,
-      original_key: source.key,
-      error: reason.slice(0, MAX_ERROR_CHARS),
-      timestamp: new Date().toISOString(),
-      topic: source.topic,
-      partition: source.partition,
-      offset: source.offset,
-      group: this.group.id,
-      instance_id: this.identity.instanceId,
-    };
-    // A request of its own: a large letter must not push a shared request past the broker's size limit.
-    await this.publisher.publishBatch(dlqTopic, [{ key: source.key ?? `${source.topic}:${source.partition}`, value: record }]);
-    this.deadLettered.inc({ topic: source.topic });
+    const message = currentRecordScope()?.message ?? kafka.getMessage();
+    const letter = buildDeadLetter(
+      { ...source, key: message.key, value: message.value as Buffer | null, headers: message.headers },
+      { error: describe(error), retriable, group: this.group.id, instanceId: this.identity.instanceId },
+    );
+    // A request of its own: a large letter must not push a shared request past the topic's size limit.
+    await this.publisher.publishBatch(dlqTopic, [{ key: letter.key, value: letter.record }]);
+    this.deadLettered.inc({ topic: source.topic, retriable: String(retriable) });
     this.consumed.inc({ topic: source.topic, outcome: 'dead_lettered' });
-    this.logger.warn(`${where(source)} moved to ${dlqTopic}: ${record.error}`);
+    const why = retriable ? `still failing after RETRY_MAX_MS (${this.policy.retryMaxMs} ms), parked as retriable` : 'the record is at fault';
+    this.logger.warn(`${source.topic}[${source.partition}]@${source.offset} moved to ${dlqTopic} (${why}): ${letter.record.error}`);
   }
-}
-
-function where(source: RecordSource): string {
-  return `${source.topic}[${source.partition}]@${source.offset}`;
 }
 
 function describe(error: unknown): string {

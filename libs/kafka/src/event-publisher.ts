@@ -7,7 +7,9 @@ export interface OutgoingEvent<T extends object = object> {
 
 /**
  * Publishing, as the services see it. Resolves once the broker has acknowledged (acks=all) and rejects
- * otherwise; nothing is left queued behind a rejection.
+ * otherwise; nothing is left queued behind a rejection. Called while a consumed record is handled in a
+ * transaction, it resolves once the event is staged: the event is written with the record's offset, or not
+ * at all, and the record is handled again.
  */
 export abstract class EventPublisher {
   abstract publish<T extends object>(topic: string, event: OutgoingEvent<T>): Promise<void>;

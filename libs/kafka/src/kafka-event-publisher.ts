@@ -4,9 +4,23 @@ import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
 import { Coalescer, Environment, METRICS, ServiceIdentity } from '@app/platform';
-import { isBadData } from './errors';
+import { KafkaJSProtocolError } from 'kafkajs';
+import { RecordFault } from '@app/contracts';
+import { currentRecordScope } from './consume/record-scope';
 import { EventPublisher, type OutgoingEvent } from './event-publisher';
 import { kafkaClientConfig, producerConfig } from './kafka-config';
+
+/** The broker's answers that refuse the records themselves (too large, malformed), not the request. */
+const REFUSED_AS_DATA = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE']);
+
+/** The broker refused an event as such: the record that caused it is at fault, however often it is retried. */
+export class EventRefused extends RecordFault {
+  override name = 'EventRefused';
+
+  constructor(topic: string, cause: KafkaJSProtocolError) {
+    super(`the broker refused an event for ${topic}: ${cause.type} (${cause.message})`);
+  }
+}
 
 /** Largest number of events one produce request carries. */
 const MAX_BATCH = 1000;
@@ -39,6 +53,17 @@ export class KafkaEventPublisher extends EventPublisher implements OnApplication
     });
   }
 
+  /**
+   * Inside a record handled in a transaction (exactly-once delivery), events are not sent here: they are staged
+   * on the record and leave with its offset in the consume loop's transaction, or not at all.
+   */
+  private stage(topic: string, events: OutgoingEvent[]): boolean {
+    const scope = currentRecordScope();
+    if (!scope?.transactional) return false;
+    scope.staged.push({ topic, events });
+    return true;
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     await this.client.connect();
   }
@@ -48,21 +73,34 @@ export class KafkaEventPublisher extends EventPublisher implements OnApplication
   }
 
   publish<T extends object>(topic: string, event: OutgoingEvent<T>): Promise<void> {
+    if (this.stage(topic, [event])) return Promise.resolve();
     let queue = this.queues.get(topic);
     if (!queue) {
       const send = async (events: OutgoingEvent[]): Promise<void[]> => {
         await this.publishBatch(topic, events);
         return events.map(() => undefined);
       };
-      queue = new Coalescer(send, { maxBatch: MAX_BATCH, isolate: isBadData });
+      queue = new Coalescer(send, { maxBatch: MAX_BATCH, isolate: (error) => error instanceof EventRefused });
       this.queues.set(topic, queue);
     }
     return queue.submit(event);
   }
 
   async publishBatch<T extends object>(topic: string, events: OutgoingEvent<T>[]): Promise<void> {
-    if (events.length === 0) return;
-    await lastValueFrom(this.client.emitBatch(topic, { messages: events }));
+    if (events.length === 0 || this.stage(topic, events)) return;
+    await lastValueFrom(this.client.emitBatch(topic, { messages: events })).catch((error: unknown) => {
+      const refusal = protocolCause(error);
+      if (refusal && REFUSED_AS_DATA.has(refusal.type)) throw new EventRefused(topic, refusal);
+      throw error;
+    });
     this.sent.inc({ event_type: topic }, events.length);
   }
+}
+
+/** The broker's own answer, where kafkajs wrapped it (its retrier gives up with the answer as the cause). */
+function protocolCause(error: unknown): KafkaJSProtocolError | undefined {
+  for (let current = error; current; current = (current as { cause?: unknown }).cause) {
+    if (current instanceof KafkaJSProtocolError) return current;
+  }
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import { PaymentSuccessfulEvent } from '@app/contracts';
 import { decodeRecordValue } from './kafka-event';
-import { PoisonMessageError } from './errors';
+import { PoisonMessageError } from './consume/failure-policy';
 
 describe('decodeRecordValue', () => {
   const valid = { user_id: 1, cart: [{ name: 'a', price: 1 }], timestamp: 1 };

@@ -2,7 +2,7 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { KafkaContext } from '@nestjs/microservices';
 import type { ClassConstructor } from 'class-transformer';
 import { parseContract } from '@app/contracts';
-import { PoisonMessageError } from './errors';
+import { PoisonMessageError } from './consume/failure-policy';
 
 /** Where a consumed record came from. */
 export interface RecordSource {

@@ -7,7 +7,14 @@ import { EventPublisher } from './event-publisher';
 import { KafkaAdmin } from './kafka-admin';
 import { KafkaEventPublisher } from './kafka-event-publisher';
 import { KafkaHealthIndicator } from './kafka.health';
-import { ConsumerState } from './monitored-kafka-server';
+import { Environment } from '@app/platform';
+import { ConsumerState } from './consume/consumer-state';
+import { FailurePolicy } from './consume/failure-policy';
+import { PartitionRetries } from './consume/partition-retries';
+
+/** The first retry of a failing record comes this soon; waits double up to RETRY_STEP_MAX_MS. */
+const RETRY_FIRST_MS = 100;
+const RETRY_STEP_MAX_MS = 10_000;
 
 export interface KafkaModuleOptions {
   /** The consumer group of the service's `@EventPattern` handlers; absent for a producer-only service. */
@@ -21,7 +28,13 @@ export class KafkaModule {
     const consumerProviders: Provider[] = options.consumerGroup
       ? [
           { provide: ConsumerGroup, useValue: new ConsumerGroup(options.consumerGroup) },
-          { provide: ConsumerState, useValue: new ConsumerState() },
+          {
+            provide: ConsumerState,
+            inject: [Environment],
+            useFactory: (env: Environment) =>
+              new ConsumerState(new PartitionRetries({ initialMs: RETRY_FIRST_MS, maxMs: RETRY_STEP_MAX_MS, boundMs: env.RETRY_MAX_MS })),
+          },
+          { provide: FailurePolicy, inject: [Environment], useFactory: (env: Environment) => new FailurePolicy(env.RETRY_MAX_MS) },
           { provide: APP_INTERCEPTOR, useClass: DeadLetterInterceptor },
           ConsumerLagMetrics,
         ]

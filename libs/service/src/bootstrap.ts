@@ -3,6 +3,8 @@ import { Logger, Module, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { TerminusModule } from '@nestjs/terminus';
+import { getToken } from '@willsoto/nestjs-prometheus';
+import type { Counter } from 'prom-client';
 import { GROUP_TOPICS } from '@app/contracts';
 import { consumerServerOptions, ConsumerState, KafkaModule, MonitoredKafkaServer } from '@app/kafka';
 import {
@@ -11,6 +13,7 @@ import {
   EnvironmentModule,
   HttpValidationPipe,
   loadEnvironment,
+  METRICS,
   MetricsModule,
   ServiceIdentity,
   type Environment,
@@ -24,6 +27,11 @@ export interface ServiceDefinition {
   defaultPort: number;
   /** Group of the service's `@EventPattern` handlers; a service without one only produces. */
   consumerGroup?: string;
+  /**
+   * Whether its handlers publish events for the next service (order, email): with DELIVERY=exactly-once, these
+   * leave in one transaction with the offsets of the records that caused them.
+   */
+  publishesEvents?: boolean;
 }
 
 const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -71,9 +79,14 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
         // Every partition the group reads can be in flight at once (analytics reads three topics).
         concurrency: env.TOPIC_PARTITIONS * (GROUP_TOPICS[definition.consumerGroup]?.length ?? 1),
       });
-      // The course's slow step (PROCESSING_DELAY_MS) models work that cannot overlap: one record at a time.
-      const dispatch = { sequential: env.PROCESSING_DELAY_MS > 0 };
-      const server = new MonitoredKafkaServer(options, app.get(ConsumerState), `[Instance #${identity.instanceId}]`, dispatch);
+      const retries = app.get<Counter<'topic'>>(getToken(METRICS.retries));
+      const sent = app.get<Counter<'event_type'>>(getToken(METRICS.messagesSent));
+      const server = new MonitoredKafkaServer(options, app.get(ConsumerState), `[Instance #${identity.instanceId}]`, {
+        // The course's slow step (PROCESSING_DELAY_MS) models work that cannot overlap: one record at a time.
+        order: env.PROCESSING_DELAY_MS > 0 ? 'partition' : 'key',
+        transactional: definition.publishesEvents === true && env.DELIVERY === 'exactly-once',
+        telemetry: { retried: (topic) => retries.inc({ topic }), sent: (topic, count) => sent.inc({ event_type: topic }, count) },
+      });
       app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
       await app.startAllMicroservices();
     }

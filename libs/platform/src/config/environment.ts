@@ -6,6 +6,7 @@ import { flattenValidationErrors } from '@app/contracts';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/blackfriday';
 const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
+const DELIVERY_MODES = ['exactly-once', 'at-least-once'] as const;
 
 /** Every setting a service reads, with its default; validated once at boot. */
 export class Environment {
@@ -42,6 +43,23 @@ export class Environment {
   @Min(1)
   @Max(1000)
   TOPIC_PARTITIONS = 3;
+
+  /**
+   * How long a record that fails for a reason that is not its own (an outage, a bug) is retried before it is
+   * parked in its DLQ as retriable.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(7 * 24 * 3600 * 1000)
+  RETRY_MAX_MS = 5 * 60 * 1000;
+
+  /**
+   * exactly-once: order and email write their events and the offsets they consumed in one Kafka transaction.
+   * at-least-once: events leave at once and offsets are committed every 200 ms; a crash repeats some events.
+   */
+  @IsIn(DELIVERY_MODES)
+  DELIVERY: (typeof DELIVERY_MODES)[number] = 'exactly-once';
 
   @IsOptional()
   @IsUrl({ protocols: ['smtp', 'smtps'], require_tld: false, require_protocol: true })

@@ -1,5 +1,6 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Client, Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { Client, DatabaseError, Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { RecordFault } from '@app/contracts';
 import { runner } from 'node-pg-migrate';
 import { isConnectionRefused, postgresUnavailableMessage, safeUrl } from './postgres-help';
 
@@ -21,6 +22,25 @@ export interface InsertOnceSpec {
   key: string;
   /** The columns returned. */
   returning: string;
+}
+
+/**
+ * The database refused a record's data as data (SQLSTATE class 22, data exception, or 23, integrity constraint
+ * violation): the record is at fault, and retrying cannot help. Any other refusal (a missing table, a
+ * permission, a timeout, a read-only server) is the infrastructure's, and stays a plain error to be retried.
+ */
+export class DataRejected extends RecordFault {
+  override name = 'DataRejected';
+
+  constructor(override readonly cause: DatabaseError) {
+    super(`the database rejected the data (SQLSTATE ${cause.code}): ${cause.message}`);
+  }
+}
+
+/** Re-throws a refusal of the data as DataRejected; everything else as it is. */
+export function classifyDatabaseError(error: unknown): never {
+  if (error instanceof DatabaseError && /^2[23]/.test(error.code ?? '')) throw new DataRejected(error);
+  throw error;
 }
 
 /** Raised when no PostgreSQL server answers: the message says how to start one. */
@@ -49,7 +69,7 @@ export class Database implements OnApplicationShutdown {
   }
 
   async query<Row extends QueryResultRow>(text: string, values?: unknown[]): Promise<Row[]> {
-    const result = await this.pool.query<Row>(text, values);
+    const result = await this.pool.query<Row>(text, values).catch(classifyDatabaseError);
     return result.rows;
   }
 
@@ -122,7 +142,7 @@ export class Database implements OnApplicationShutdown {
       return result;
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
+      classifyDatabaseError(error);
     } finally {
       client.release();
     }

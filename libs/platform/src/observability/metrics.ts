@@ -9,6 +9,7 @@ export const METRICS = {
   deadLettered: 'kafka_messages_dead_lettered_total',
   handlerSeconds: 'kafka_handler_duration_seconds',
   consumerLag: 'kafka_consumer_group_lag',
+  retries: 'kafka_handler_retries_total',
 } as const;
 
 const metricProviders = [
@@ -24,7 +25,12 @@ const metricProviders = [
   }),
   makeCounterProvider({
     name: METRICS.deadLettered,
-    help: 'Poison messages moved to a dead-letter topic, by source topic.',
+    help: 'Records moved to a dead-letter topic, by source topic and whether a replay may take them (retriable).',
+    labelNames: ['topic', 'retriable'],
+  }),
+  makeCounterProvider({
+    name: METRICS.retries,
+    help: 'Records whose handler failed for a reason that is not their own (an outage, a bug) and will be tried again, by topic.',
     labelNames: ['topic'],
   }),
   makeHistogramProvider({

@@ -16,14 +16,23 @@ export class OffsetCommitter {
   private timer?: NodeJS.Timeout;
   private last: Promise<void> = Promise.resolve();
   private flushing = 0;
-  /** Counts rebalances, so a commit that fails across one does not bring back partitions now owned by another member. */
-  private generation = 0;
+  private current = 0;
 
   constructor(
     private readonly commit: Commit,
     private readonly intervalMs: number,
     private readonly onError: (error: unknown) => void = () => undefined,
   ) {}
+
+  /**
+   * Counts the member's group generations (each join, each crash). A batch notes it when it starts: offsets
+   * it reports after the member rejoined are dropped, as are failed commits of an earlier generation. Such an
+   * offset may be older than what the partition's owner in between committed, and committing it would rewind
+   * the partition.
+   */
+  get generation(): number {
+    return this.current;
+  }
 
   start(): void {
     // A tick while a commit is still retrying (coordinator away) adds nothing: the next tick after it will.
@@ -36,36 +45,42 @@ export class OffsetCommitter {
     this.timer = undefined;
   }
 
-  /** Everything in this partition before `offset` (the next record to read) has been handled. */
-  processed(topic: string, partition: number, offset: string): void {
-    this.pending.set(keyOf(topic, partition), { topic, partition, offset });
+  /** Everything in this partition before `offset` (the next record to read) was handled in `generation`. */
+  processed(topic: string, partition: number, offset: string, generation = this.current): void {
+    if (generation !== this.current) return;
+    const key = keyOf(topic, partition);
+    const known = this.pending.get(key);
+    if (known && BigInt(known.offset) >= BigInt(offset)) return;
+    this.pending.set(key, { topic, partition, offset });
   }
 
-  /** After a rebalance: forgets partitions this member no longer owns, whose new owner now commits them. */
-  retain(assignment: Record<string, number[]>): void {
-    this.generation += 1;
-    for (const [key, { topic, partition }] of this.pending) {
-      if (!assignment[topic]?.includes(partition)) this.pending.delete(key);
-    }
+  /**
+   * The member joined its group again, or its consumer crashed: what is pending belongs to the old generation.
+   * It is dropped, not committed: the records are delivered again (every store is idempotent), which is safe,
+   * while an old offset committed late can rewind a partition another member has moved on since.
+   */
+  newGeneration(): void {
+    this.current += 1;
+    this.pending.clear();
   }
 
   /**
    * Commits what is pending, through `commit` unless given another way; one commit at a time. Failed
-   * offsets stay pending unless newer ones came or a rebalance happened meanwhile.
+   * offsets stay pending, for the partitions still owned: unless newer ones came or the generation changed.
    */
   flush(commit: Commit = this.commit): Promise<void> {
     this.flushing += 1;
     this.last = this.last.then(async () => {
       if (this.pending.size === 0) return;
       const offsets = [...this.pending.values()];
-      const generation = this.generation;
+      const generation = this.current;
       this.pending.clear();
       try {
         await commit(offsets);
       } catch (error) {
         for (const offset of offsets) {
           const key = keyOf(offset.topic, offset.partition);
-          if (generation === this.generation && !this.pending.has(key)) this.pending.set(key, offset);
+          if (generation === this.current && !this.pending.has(key)) this.pending.set(key, offset);
         }
         this.onError(error);
       }

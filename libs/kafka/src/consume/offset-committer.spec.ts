@@ -70,19 +70,22 @@ describe('OffsetCommitter', () => {
     committer.processed('orders', 0, '5');
     const failing = committer.flush();
     await started();
-    committer.retain({ orders: [1] }); // partition 0 now belongs to another member
+    committer.newGeneration(); // the member rejoined: partition 0 may have moved on under another member
     fail(new Error('REBALANCE_IN_PROGRESS'));
     await failing;
+    committer.processed('orders', 1, '9');
     await committer.flush();
-    expect(commits).toEqual([]);
+    expect(commits).toEqual([[{ topic: 'orders', partition: 1, offset: '9' }]]);
   });
 
-  it('forgets the partitions a rebalance took away', async () => {
+  it('drops what was pending when the member rejoins or crashes, and what a batch of the old generation reports late', async () => {
     const { commits, commit } = recorder();
     const committer = new OffsetCommitter(commit, 60_000);
-    committer.processed('orders', 0, '5');
-    committer.processed('orders', 2, '6');
-    committer.retain({ orders: [2] });
+    const before = committer.generation;
+    committer.processed('orders', 0, '5', before);
+    committer.newGeneration();
+    committer.processed('orders', 0, '7', before); // a batch that began before the rejoin, finishing after it
+    committer.processed('orders', 2, '6', committer.generation);
     await committer.flush();
     expect(commits).toEqual([[{ topic: 'orders', partition: 2, offset: '6' }]]);
   });

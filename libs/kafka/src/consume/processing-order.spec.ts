@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { dispatchInLanes, firstFailure } from './key-ordered-dispatch';
+import { dispatchInLanes, firstFailure } from './processing-order';
 
 interface Rec {
   key: string;

@@ -1,3 +1,18 @@
+import type { KafkaMessage } from 'kafkajs';
+
+/**
+ * In what order the records of one partition are handled (the names of Confluent's Parallel Consumer):
+ * - `key`: side by side, except that records with the same key run one after another in offset order, which
+ *   is the order Kafka promises per key;
+ * - `partition`: one record at a time, in offset order (the course's consumer, whose slow step cannot overlap).
+ */
+export type ProcessingOrder = 'key' | 'partition';
+
+/** The lane a record runs in: records of one lane run one after another. */
+export function laneOf(order: ProcessingOrder, message: Pick<KafkaMessage, 'key'>): string {
+  return order === 'partition' ? '' : (message.key?.toString('latin1') ?? '');
+}
+
 /**
  * Runs `handle` over a partition's records side by side, except that records of one lane (by default, one
  * key: one user) run one after another in offset order, as Kafka's per-key ordering promises. When a record

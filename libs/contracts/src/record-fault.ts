@@ -1,0 +1,8 @@
+/**
+ * A record that can never be handled as it is: its own fault, not the infrastructure's (it cannot be decoded,
+ * it breaks its contract, the database rejects its data). Code that finds a record bad throws a subclass of
+ * this; the consumers dead-letter it at once. Every other error is retried.
+ */
+export class RecordFault extends Error {
+  override name = 'RecordFault';
+}

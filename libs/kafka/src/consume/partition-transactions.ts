@@ -1,0 +1,176 @@
+import { KafkaJSProtocolError, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import type { OutgoingEvent } from '../event-publisher';
+import { producerConfig } from '../kafka-config';
+
+/** Events of one topic, as a handler published them. */
+export interface StagedEvents {
+  topic: string;
+  events: OutgoingEvent[];
+}
+
+/** Most bytes of event values one produce request of a transaction carries; a larger event goes alone. */
+const MAX_REQUEST_BYTES = 512 * 1024;
+/**
+ * A transaction is opened only once its slice's records are handled, and lives for a few round trips. If its
+ * owner dies in between, the coordinator aborts it after this long, so it cannot hold read_committed consumers
+ * back for longer.
+ */
+const TRANSACTION_TIMEOUT_MS = 10_000;
+
+/** The broker's answer to a producer whose transactional id another producer has taken over since. */
+export function isFenced(error: unknown): boolean {
+  for (let current = error; current; current = (current as { cause?: unknown }).cause) {
+    if (current instanceof KafkaJSProtocolError && (current.type === 'INVALID_PRODUCER_EPOCH' || current.type === 'PRODUCER_FENCED' || current.code === 90)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * One transactional producer per input partition of this member, so that what a record caused (its events, its
+ * dead letter) and its offset are written together or not at all (exactly once between topics).
+ *
+ * Fencing: kafkajs speaks TxnOffsetCommit v0/v1 only, which carries no consumer generation (KIP-447), so the
+ * broker cannot tell an old owner of a partition from the new one by the group. The transactional id is
+ * therefore the partition's: `<group>.<topic>.<partition>`. A new owner initialises it when it claims the
+ * partition, which bumps its epoch: the coordinator aborts whatever the old owner left open, and the old owner's
+ * next send or commit is refused as fenced, however long it was paused.
+ */
+export class PartitionTransactions {
+  private readonly producers = new Map<string, Promise<Producer>>();
+  /** Per partition: the commit under way (commits of one partition run one after another), and the last offset committed. */
+  private readonly lanes = new Map<string, Promise<unknown>>();
+  private readonly committed = new Map<string, bigint>();
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly groupId: string,
+  ) {}
+
+  transactionalId(topic: string, partition: number): string {
+    return `${this.groupId}.${topic}.${partition}`;
+  }
+
+  /** Makes this member the partition's writer, fencing any earlier one; resolves once the broker agreed. */
+  claim(topic: string, partition: number): Promise<Producer> {
+    const key = this.transactionalId(topic, partition);
+    const known = this.producers.get(key);
+    if (known) return known;
+    const claiming = (async () => {
+      const producer = this.kafka.producer({
+        ...producerConfig,
+        transactionalId: key,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        transactionTimeout: TRANSACTION_TIMEOUT_MS,
+        // An idempotent producer retries until the broker answers (kafkajs warns against fewer): a send that gave
+        // up half-way could leave a gap in its sequence. Fencing or the transaction timeout ends a hopeless one.
+        retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
+      });
+      await producer.connect();
+      try {
+        // kafkajs initialises the transactional id (InitProducerId, which fences) at its first transaction only.
+        const transaction = await producer.transaction();
+        await transaction.abort();
+      } catch (error) {
+        await producer.disconnect().catch(() => undefined);
+        throw error;
+      }
+      return producer;
+    })();
+    this.producers.set(key, claiming);
+    claiming.catch(() => {
+      if (this.producers.get(key) === claiming) this.producers.delete(key);
+    });
+    return claiming;
+  }
+
+  /**
+   * One transaction: the staged events, then the consumed offset (`next`, the next record to read) for the
+   * group, then commit. On any failure the transaction is aborted and the producer dropped, so the next attempt
+   * claims the partition afresh (and a half-ended transaction cannot linger).
+   */
+  commit(topic: string, partition: number, staged: StagedEvents[], next: string): Promise<void> {
+    const key = this.transactionalId(topic, partition);
+    const run = (this.lanes.get(key) ?? Promise.resolve()).catch(() => undefined).then(async () => {
+      // An offset is only ever moved forward: a bare offset commit that would take it back is skipped.
+      if (staged.length === 0 && (this.committed.get(key) ?? -1n) >= BigInt(next)) return;
+      await this.write(topic, partition, staged, next);
+      this.committed.set(key, BigInt(next));
+    });
+    this.lanes.set(key, run);
+    return run;
+  }
+
+  private async write(topic: string, partition: number, staged: StagedEvents[], next: string): Promise<void> {
+    const producer = await this.claim(topic, partition);
+    const transaction = await producer.transaction();
+    try {
+      for (const request of requests(staged)) await transaction.sendBatch({ topicMessages: request, acks: -1 });
+      await transaction.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: next }] }] });
+      await transaction.commit();
+    } catch (error) {
+      if (transaction.isActive()) await transaction.abort().catch(() => undefined);
+      await this.release(topic, partition);
+      throw error;
+    }
+  }
+
+  /** Stops writing for a partition (lost in a rebalance, or its producer failed). */
+  async release(topic: string, partition: number): Promise<void> {
+    const key = this.transactionalId(topic, partition);
+    const producer = this.producers.get(key);
+    this.producers.delete(key);
+    this.committed.delete(key);
+    this.lanes.delete(key);
+    await producer?.then((p) => p.disconnect()).catch(() => undefined);
+  }
+
+  /** After a rebalance: releases the partitions this member no longer owns. */
+  async retain(assignment: Record<string, number[]>): Promise<void> {
+    const owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => this.transactionalId(topic, p))));
+    await Promise.all(
+      [...this.producers.keys()].filter((key) => !owned.has(key)).map((key) => {
+        const cut = key.lastIndexOf('.');
+        return this.release(key.slice(this.groupId.length + 1, cut), Number(key.slice(cut + 1)));
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.retain({});
+  }
+}
+
+/** The staged events as produce requests: in order, each within MAX_REQUEST_BYTES unless one event alone is larger. */
+function requests(staged: StagedEvents[]): TopicMessages[][] {
+  const all: Array<{ topic: string; message: Message; bytes: number }> = staged.flatMap(({ topic, events }) =>
+    events.map((event) => {
+      const value = JSON.stringify(event.value);
+      return { topic, message: { key: event.key, value, headers: event.headers }, bytes: Buffer.byteLength(value) + Buffer.byteLength(event.key) };
+    }),
+  );
+  const result: TopicMessages[][] = [];
+  let current: typeof all = [];
+  let size = 0;
+  const flush = () => {
+    if (current.length === 0) return;
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, message } of current) {
+      const messages = byTopic.get(topic) ?? [];
+      messages.push(message);
+      byTopic.set(topic, messages);
+    }
+    result.push([...byTopic].map(([topic, messages]) => ({ topic, messages })));
+    current = [];
+    size = 0;
+  };
+  for (const item of all) {
+    if (size + item.bytes > MAX_REQUEST_BYTES) flush();
+    current.push(item);
+    size += item.bytes;
+  }
+  flush();
+  return result;
+}
