@@ -1,10 +1,15 @@
 import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Partitioners } from 'kafkajs';
 import { TOPICS } from '@app/contracts';
 import request from 'supertest';
 import { toolKafka } from '../scripts/lib/broker';
-import { REPO_ROOT, ServiceProcess } from '../scripts/lib/services';
+import { recreateDatabase } from '../scripts/lib/postgres';
+import { REPO_ROOT, ServiceProcess, startServices, stopServices, type ServiceSpec } from '../scripts/lib/services';
 import { waitFor } from '../scripts/lib/wait';
-import { TEST_PORT_OFFSET, testServiceEnv } from './support/environment';
+import { TEST_PORT_OFFSET, testDatabaseUrl, testServiceEnv } from './support/environment';
+import { expectExactlyOnce, ordersMade, sendBurst, settleAndCount } from './support/exactly-once';
 
 /** A broker of this suite's own, so stopping it disturbs nothing else; driven by the same CLI users have. */
 const OUTAGE_BROKER = '127.0.0.1:19192';
@@ -39,18 +44,21 @@ async function paymentIdsOnTopic(): Promise<string[]> {
   }
 }
 
+beforeAll(() => {
+  kafkaCli('down', '--purge');
+  kafkaCli('up');
+});
+
+afterAll(() => {
+  kafkaCli('down', '--purge');
+});
+
 describe('POST /payment while the broker is down', () => {
   let payment: ServiceProcess | undefined;
   const body = { user_id: 42, cart: [{ name: 'MacBook', price: 1999, quantity: 1 }] };
 
-  beforeAll(() => {
-    kafkaCli('down', '--purge');
-    kafkaCli('up');
-  });
-
   afterAll(async () => {
     await payment?.stop();
-    kafkaCli('down', '--purge');
   });
 
   it('answers 503 and publishes nothing, then accepts payments again once the broker is back', async () => {
@@ -71,5 +79,57 @@ describe('POST /payment while the broker is down', () => {
     const after = await request(payment.url).post('/payment').send(body).expect(201);
     // Exactly the two acknowledged payments are on the topic: the refused one was not left behind to go out later.
     expect((await paymentIdsOnTopic()).sort()).toEqual([before.body.payment_id, after.body.payment_id].sort());
+  });
+});
+
+/**
+ * A chain of its own (order, email, analytics) on the suite's broker and a database of its own: the broker is
+ * stopped for 10 s in the middle of a burst and started again. Nobody restarts the services.
+ */
+describe('the chain while its broker stops for 10 s in the middle of a burst', () => {
+  const chain = { brokers: [OUTAGE_BROKER], databaseUrl: testDatabaseUrl().replace(/_test$/, '_test_outage') };
+  const env = { KAFKA_BROKERS: OUTAGE_BROKER, DATABASE_URL: chain.databaseUrl };
+  const specs: ServiceSpec[] = [
+    { service: 'order', label: 'order-outage', port: 8051 + TEST_PORT_OFFSET, env: { ...env, INSTANCE_ID: 'outage' } },
+    { service: 'email', label: 'email-outage', port: 8052 + TEST_PORT_OFFSET, env },
+    { service: 'analytics', label: 'analytics-outage', port: 8053 + TEST_PORT_OFFSET, env },
+  ];
+  let services: ServiceProcess[] = [];
+
+  afterAll(async () => {
+    await stopServices(services);
+  });
+
+  it('comes back by itself, and every payment still becomes exactly one order and one email', async () => {
+    await recreateDatabase(chain.databaseUrl);
+    const logs = process.env.E2E_LOGS === '1' ? (label: string, line: string) => console.log(`[${label}] ${line}`) : undefined;
+    services = await startServices(specs, testServiceEnv(), logs);
+    const pids = services.map((s) => s.child.pid);
+    const payments = 10_000;
+    const run = `outage-${randomUUID().slice(0, 8)}`;
+    const producer = toolKafka('outage-burst', [OUTAGE_BROKER]).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    try {
+      await sendBurst(producer, run, payments);
+    } finally {
+      await producer.disconnect();
+    }
+    const before = await waitFor(async () => {
+      const made = await ordersMade(chain, run);
+      return made > 0 ? made : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 20, what: 'the burst to be under way' });
+    expect(before).toBeLessThan(payments);
+
+    kafkaCli('down');
+    // The fault itself: the broker stays away this long while the services keep trying.
+    await sleep(10_000);
+    kafkaCli('up');
+
+    const counts = await settleAndCount(chain, run, payments);
+    expectExactlyOnce(counts, payments);
+    // Nobody restarted them: the same processes, each healthy again.
+    expect(services.map((s) => s.running)).toEqual(specs.map(() => true));
+    expect(services.map((s) => s.child.pid)).toEqual(pids);
+    for (const service of services) await service.waitHealthy();
   });
 });

@@ -5,12 +5,12 @@ import { waitFor } from '../../scripts/lib/wait';
 import { testBrokers } from './environment';
 
 /** A kafkajs client for tests that write to or read from topics directly (poison, duplicates, DLQ). */
-export function testKafka(clientId = 'e2e-tests'): Kafka {
-  return toolKafka(clientId, testBrokers());
+export function testKafka(clientId = 'e2e-tests', brokers = testBrokers()): Kafka {
+  return toolKafka(clientId, brokers);
 }
 
-export async function withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = testKafka().admin();
+export async function withAdmin<T>(work: (admin: Admin) => Promise<T>, brokers = testBrokers()): Promise<T> {
+  const admin = testKafka('e2e-tests', brokers).admin();
   await admin.connect();
   try {
     return await work(admin);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, ConsumerEndBatchProcessEvent, KafkaMessage } from 'kafkajs';
 import { waitFor } from '../../scripts/lib/wait';
+import { testBrokers } from './environment';
 import { testKafka, withAdmin } from './kafka';
 
 /**
@@ -8,16 +9,21 @@ import { testKafka, withAdmin } from './kafka';
  * records of aborted transactions are never seen), in a consumer group of its own that is deleted afterwards.
  * Returns how many records it saw.
  */
-export async function readTopics(topics: string[], visit: (topic: string, message: KafkaMessage) => void, timeoutMs = 120_000): Promise<number> {
+export async function readTopics(
+  topics: string[],
+  visit: (topic: string, message: KafkaMessage) => void,
+  brokers = testBrokers(),
+  timeoutMs = 120_000,
+): Promise<number> {
   const ends = await withAdmin(async (admin) => {
     const result = new Map<string, bigint>();
     for (const topic of topics) {
       for (const { partition, high } of await admin.fetchTopicOffsets(topic)) if (BigInt(high) > 0n) result.set(`${topic}:${partition}`, BigInt(high));
     }
     return result;
-  });
+  }, brokers);
   const groupId = `e2e-reader-${randomUUID()}`;
-  const consumer = testKafka().consumer({ groupId, maxBytesPerPartition: 4 * 1024 * 1024 });
+  const consumer = testKafka('e2e-reader', brokers).consumer({ groupId, maxBytesPerPartition: 4 * 1024 * 1024 });
   const reached = new Map<string, bigint>();
   let seen = 0;
   consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }: ConsumerEndBatchProcessEvent) => {
@@ -39,7 +45,7 @@ export async function readTopics(topics: string[], visit: (topic: string, messag
     });
   } finally {
     await consumer.disconnect();
-    await withAdmin((admin) => admin.deleteGroups([groupId])).catch(() => undefined);
+    await withAdmin((admin) => admin.deleteGroups([groupId]), brokers).catch(() => undefined);
   }
   return seen;
 }
@@ -48,7 +54,7 @@ export async function readTopics(topics: string[], visit: (topic: string, messag
  * Waits until a group has committed every record of the topics it reads: read from the broker's own offsets,
  * independently of the services' lag reports.
  */
-export function groupCaughtUp(group: string, topics: string[], timeoutMs = 120_000): Promise<void> {
+export function groupCaughtUp(group: string, topics: string[], brokers = testBrokers(), timeoutMs = 180_000): Promise<void> {
   return withAdmin((admin: Admin) =>
     waitFor(async () => {
       for (const topic of topics) {
@@ -61,5 +67,5 @@ export function groupCaughtUp(group: string, topics: string[], timeoutMs = 120_0
       }
       return true;
     }, { timeoutMs, intervalMs: 250, what: `${group} to commit everything of ${topics.join(', ')}` }),
-  ).then(() => undefined);
+  brokers).then(() => undefined);
 }

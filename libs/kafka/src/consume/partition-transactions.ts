@@ -66,7 +66,9 @@ export class PartitionTransactions {
         transactionTimeout: TRANSACTION_TIMEOUT_MS,
         // An idempotent producer retries until the broker answers (kafkajs warns against fewer): a send that gave
         // up half-way could leave a gap in its sequence. Fencing or the transaction timeout ends a hopeless one.
-        retry: { initialRetryTime: 100, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
+        // The first retry comes soon: a transaction begun right after a commit is refused (CONCURRENT_TRANSACTIONS)
+        // for the few milliseconds the coordinator takes to write the markers, as Java's client expects too.
+        retry: { initialRetryTime: 20, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
       });
       await producer.connect();
       try {
