@@ -1,0 +1,109 @@
+import { KafkaJSProtocolError, type Kafka } from 'kafkajs';
+import { isFenced, PartitionTransactions } from './partition-transactions';
+
+/** A kafkajs stand-in that records what each transactional producer did, in order. */
+function fakeKafka(options: { failOn?: string } = {}) {
+  const calls: string[] = [];
+  const producers: Array<{ transactionalId: string }> = [];
+  const kafka = {
+    producer: (config: { transactionalId: string }) => {
+      producers.push(config);
+      const id = config.transactionalId;
+      let active = false;
+      const step = async (name: string) => {
+        calls.push(`${id} ${name}`);
+        if (options.failOn === name) throw new Error(`${name} failed`);
+      };
+      return {
+        connect: () => step('connect'),
+        disconnect: () => step('disconnect'),
+        transaction: async () => {
+          await step('begin');
+          active = true;
+          return {
+            sendBatch: ({ topicMessages }: { topicMessages: Array<{ topic: string; messages: unknown[] }> }) =>
+              step(`send ${topicMessages.map((t) => `${t.topic}×${t.messages.length}`).join(',')}`),
+            sendOffsets: ({ consumerGroupId, topics }: { consumerGroupId: string; topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> }) =>
+              step(`offsets ${consumerGroupId} ${topics[0].topic}[${topics[0].partitions[0].partition}]=${topics[0].partitions[0].offset}`),
+            commit: async () => {
+              await step('commit');
+              active = false;
+            },
+            abort: async () => {
+              active = false;
+              await step('abort');
+            },
+            isActive: () => active,
+          };
+        },
+      };
+    },
+  } as unknown as Kafka;
+  return { kafka, calls, producers };
+}
+
+const event = (key: string, bytes = 10) => ({ key, value: { pad: 'x'.repeat(bytes) } });
+
+describe('PartitionTransactions', () => {
+  it('claims a partition with a transactional id of its own, initialised (which fences) before any write', async () => {
+    const { kafka, calls, producers } = fakeKafka();
+    const transactions = new PartitionTransactions(kafka, 'order-service-group');
+    await transactions.claim('payment-successful', 2);
+    await transactions.claim('payment-successful', 2);
+    expect(producers).toEqual([expect.objectContaining({ transactionalId: 'order-service-group.payment-successful.2', idempotent: true, maxInFlightRequests: 1 })]);
+    expect(calls).toEqual([
+      'order-service-group.payment-successful.2 connect',
+      'order-service-group.payment-successful.2 begin',
+      'order-service-group.payment-successful.2 abort',
+    ]);
+  });
+
+  it('writes the staged events, then the offset, then commits, in one transaction', async () => {
+    const { kafka, calls } = fakeKafka();
+    const transactions = new PartitionTransactions(kafka, 'g');
+    await transactions.commit('in', 0, [{ topic: 'out', events: [event('1'), event('2')] }, { topic: 'dlq', events: [event('3')] }], '42');
+    expect(calls.slice(3)).toEqual(['g.in.0 begin', 'g.in.0 send out×2,dlq×1', 'g.in.0 offsets g in[0]=42', 'g.in.0 commit']);
+  });
+
+  it('splits the events into requests of at most 512 kB, keeping their order, and sends a larger one alone', async () => {
+    const { kafka, calls } = fakeKafka();
+    const transactions = new PartitionTransactions(kafka, 'g');
+    const big = 300 * 1024;
+    await transactions.commit('in', 0, [{ topic: 'out', events: [event('1', big), event('2', big), event('3', 10), event('4', 600 * 1024)] }], '9');
+    expect(calls.filter((c) => c.includes('send'))).toEqual(['g.in.0 send out×1', 'g.in.0 send out×2', 'g.in.0 send out×1']);
+  });
+
+  it('aborts on a failure, drops the producer, and claims afresh on the next attempt', async () => {
+    const { kafka, calls, producers } = fakeKafka({ failOn: 'commit' });
+    const transactions = new PartitionTransactions(kafka, 'g');
+    await expect(transactions.commit('in', 0, [{ topic: 'out', events: [event('1')] }], '5')).rejects.toThrow('commit failed');
+    expect(calls.slice(-3)).toEqual(['g.in.0 commit', 'g.in.0 abort', 'g.in.0 disconnect']);
+    await expect(transactions.commit('in', 0, [], '5')).rejects.toThrow('commit failed');
+    expect(producers).toHaveLength(2);
+  });
+
+  it('never moves an offset back with a bare offset commit, and runs one commit of a partition at a time', async () => {
+    const { kafka, calls } = fakeKafka();
+    const transactions = new PartitionTransactions(kafka, 'g');
+    await Promise.all([transactions.commit('in', 0, [{ topic: 'out', events: [event('1')] }], '10'), transactions.commit('in', 0, [], '8')]);
+    expect(calls.filter((c) => c.includes('offsets'))).toEqual(['g.in.0 offsets g in[0]=10']);
+  });
+
+  it('releases the partitions a rebalance took away', async () => {
+    const { kafka, calls } = fakeKafka();
+    const transactions = new PartitionTransactions(kafka, 'g');
+    await transactions.claim('in', 0);
+    await transactions.claim('in', 1);
+    await transactions.retain({ in: [1] });
+    expect(calls.filter((c) => c.endsWith('disconnect'))).toEqual(['g.in.0 disconnect']);
+  });
+});
+
+describe('isFenced', () => {
+  it('recognises the broker refusing an older epoch, wrapped or not', () => {
+    const fenced = new KafkaJSProtocolError(Object.assign(new Error('epoch'), { type: 'INVALID_PRODUCER_EPOCH', code: 47 }));
+    expect(isFenced(fenced)).toBe(true);
+    expect(isFenced(Object.assign(new Error('gave up'), { cause: fenced }))).toBe(true);
+    expect(isFenced(new Error('ECONNREFUSED'))).toBe(false);
+  });
+});
