@@ -44,7 +44,15 @@ async function main(): Promise<void> {
         if (!range) return;
         const record = JSON.parse(String(message.value)) as DeadLetterRecord;
         if (json) console.log(JSON.stringify({ dlq_topic: name, dlq_offset: message.offset, ...record }));
-        else console.log(`${name}@${message.offset}  from ${record.topic}[${record.partition}]@${record.offset} by ${record.group} #${record.instance_id} at ${record.timestamp}\n    error:    ${record.error}\n    original: ${record.original_message}`);
+        else {
+          const kind = [record.retriable ? 'retriable' : 'bad record', record.original_encoding === 'base64' ? 'base64' : '', record.truncated ? 'truncated' : '']
+            .filter(Boolean)
+            .join(', ');
+          console.log(
+            `${name}@${message.offset}  from ${record.topic}[${record.partition}]@${record.offset} by ${record.group} #${record.instance_id} at ${record.timestamp} (${kind})\n` +
+              `    error:    ${record.error}\n    original: ${record.original_message}`,
+          );
+        }
         if (BigInt(message.offset) + 1n >= range.to && --remaining === 0) resolve();
       },
     });
