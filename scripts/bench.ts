@@ -47,7 +47,10 @@ async function main(): Promise<void> {
       if (experiment === 'course') results.course = await courseExperiment(context, 1000, 100);
       if (experiment === 'takeover') results.takeover = await takeoverExperiment(context);
       if (experiment === 'http') results.http = await httpExperiment(context, 64, options.httpSeconds);
-      if (experiment === 'latency') results.latency = await latencyExperiment(context, options.latencyRate, options.latencySeconds);
+      if (experiment === 'latency') {
+        results.latency = await latencyExperiment(context, options.latencyRate, options.latencySeconds, 'exactly-once');
+        results.latencyAtLeastOnce = await latencyExperiment(context, options.latencyRate, options.latencySeconds, 'at-least-once');
+      }
       if (experiment === 'throughput') results.throughput = await throughputExperiment(context, options.count);
       log(`${experiment} done in ${((Date.now() - began) / 1000).toFixed(0)} s: ${JSON.stringify(results[experiment])}`);
     }

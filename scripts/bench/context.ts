@@ -103,15 +103,18 @@ export class BenchContext {
   }
 
   /**
-   * Waits until the groups have consumed everything and each topic holds `expected` records (so the
-   * downstream events exist too), polling the broker; returns the moment that was first seen.
+   * Waits until the groups have consumed everything of the topics they read and each topic of `topics` holds
+   * at least `expected` records (so the downstream events exist too), polling the broker; returns the moment
+   * that was first seen. `groups` maps each group to its topics; a chain group name alone reads its usual ones.
    */
-  async drained(groups: string[], topics: string[], expected: number, timeoutMs: number): Promise<number> {
-    const lagGroups = Object.fromEntries(groups.map((g) => [g, g === PIPE_GROUP ? [TOPICS.paymentSuccessful] : GROUP_TOPICS[g]]));
+  async drained(groups: string[] | Record<string, string[]>, topics: string[], expected: number, timeoutMs: number): Promise<number> {
+    const lagGroups = Array.isArray(groups)
+      ? Object.fromEntries(groups.map((g) => [g, g === PIPE_GROUP ? [TOPICS.paymentSuccessful] : GROUP_TOPICS[g]]))
+      : groups;
     return waitFor(async () => {
       for (const topic of topics) if ((await this.endOffsets(topic)) < expected) return undefined;
       return totalLag(await describeLag(this.admin, lagGroups)) === 0 ? performance.now() : undefined;
-    }, { timeoutMs, intervalMs: 100, what: `${groups.join(', ')} to drain ${expected} records` });
+    }, { timeoutMs, intervalMs: 100, what: `${Object.keys(lagGroups).join(', ')} to drain ${expected} records` });
   }
 }
 

@@ -3,12 +3,14 @@ import { TOPICS } from '@app/contracts';
 import { chainSpecs } from '../lib/services';
 import { waitFor } from '../lib/wait';
 import { CpuMeter, percentile, type BenchContext } from './context';
+import type { Delivery } from './throughput';
 
 const TOPICS_IN_ORDER = [TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent];
 /** Seconds at the same rate before the measured run, not counted. */
 export const WARM_UP_SECONDS = 30;
 
 export interface LatencyResult {
+  delivery: Delivery;
   rate: number;
   sent: number;
   /** From sending the POST to the email service writing `email-sent` (the record's timestamp): the figure judged. */
@@ -30,9 +32,9 @@ export interface LatencyResult {
  * consumer in this process reads every topic, noting each record's timestamp (when its service produced it)
  * and when each user's confirmation arrived.
  */
-export async function latencyExperiment(context: BenchContext, rate: number, seconds: number): Promise<LatencyResult> {
+export async function latencyExperiment(context: BenchContext, rate: number, seconds: number, delivery: Delivery): Promise<LatencyResult> {
   await context.reset(3);
-  const services = await context.start(chainSpecs());
+  const services = await context.start(chainSpecs(), { DELIVERY: delivery });
   const payment = services.find((s) => s.spec.service === 'payment')!;
   const consumer = context.kafka.consumer({ groupId: `bench-latency-${Date.now()}`, maxWaitTimeInMs: 20 });
   const arrived = new Map<number, number>();
@@ -106,6 +108,7 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
   const written = users.map((u) => emails.get(u)! - sentWallClock.get(u)!).sort((a, b) => a - b);
   const received = [...sentAt].map(([user, at]) => arrived.get(user)! - at).sort((a, b) => a - b);
   return {
+    delivery,
     rate,
     sent: count,
     p50: percentile(written, 50),

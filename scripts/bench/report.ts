@@ -12,7 +12,9 @@ export interface BenchResults {
   course?: CourseResult;
   throughput?: ThroughputResult;
   http?: HttpResult;
+  /** DELIVERY=exactly-once, the default. */
   latency?: LatencyResult;
+  latencyAtLeastOnce?: LatencyResult;
   takeover?: TakeoverResult;
 }
 
@@ -55,7 +57,7 @@ const n = (value: number, digits = 0) => value.toLocaleString('en-US', { maximum
 /** The table of bench/RESULTS.md: each figure a ratio within this run, or an absolute labelled with the machine. */
 export function renderResults(results: BenchResults, machine: Machine, command: string): string {
   const rows: string[] = [];
-  const { course, throughput, http, latency, takeover } = results;
+  const { course, throughput, http, latency, latencyAtLeastOnce, takeover } = results;
   if (course) {
     rows.push(
       `| Course experiment: ${n(course.count)} payments, ${course.delayMs} ms step, drained by 1 instance / 1 partition | ${n(course.oneInstanceSeconds, 1)} s | | |`,
@@ -64,12 +66,20 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
     );
   }
   if (throughput) {
+    const t = throughput;
+    const counted = (c: typeof t.counts) =>
+      `${n(c.orders)} / ${n(c.distinctPayments)} / ${n(c.emails)} / ${Object.values(c.analytics).map((v) => n(v)).join(', ')}`;
     rows.push(
-      `| Ceiling: bare kafkajs consume-and-produce pipe, ${n(throughput.count)} payments | ${n(throughput.ceilingPerSecond)} /s | | |`,
-      `| Chain end to end (order ×3, email, analytics), ${n(throughput.count)} payments until every lag is 0 | ${n(throughput.chainPerSecond)} /s | | |`,
-      `| … chain / ceiling (ratio, same run) | ${n(throughput.ratio * 100, 1)} % | ≥ 50 % | ${verdict(throughput.ratio >= 0.5)} |`,
-      `| … orders / distinct payments / emails / analytics events (payments, orders, emails) | ${n(throughput.counts.orders)} / ${n(throughput.counts.distinctPayments)} / ${n(throughput.counts.emails)} / ${Object.values(throughput.counts.analytics).map((v) => n(v)).join(', ')} | all ${n(throughput.count)}: no loss, no duplicate | ${verdict(throughput.lossless)} |`,
-      ...Object.entries(throughput.peakRssMiB).map(([label, mib]) => `| Peak resident memory of ${label} during the burst | ${mib ?? '?'} MiB | | |`),
+      `| Ceiling, one hop: bare kafkajs consume-and-produce pipe, ${n(t.count)} payments | ${n(t.ceilingPerSecond)} /s | | |`,
+      `| Ceiling of the chain's topology: bare kafkajs pipes payment-successful → order-created → email-sent and a bare consumer of all three, together | ${n(t.topologyPerSecond)} /s | | |`,
+      `| Chain end to end (order ×3, email, analytics), exactly once, ${n(t.count)} payments until every lag is 0 | ${n(t.chainPerSecond)} /s | | |`,
+      `| … the same, at least once (\`DELIVERY=at-least-once\`) | ${n(t.atLeastOnce.chainPerSecond)} /s | | |`,
+      `| … exactly once / at least once (ratio, same run) | ${n(t.exactlyOnceRatio * 100, 1)} % | ≥ 80 % | ${verdict(t.exactlyOnceRatio >= 0.8)} |`,
+      `| … chain (exactly once) / ceiling of its topology (ratio, same run) | ${n(t.topologyRatio * 100, 1)} % | ≥ 50 % | ${verdict(t.topologyRatio >= 0.5)} |`,
+      `| … chain (exactly once) / one-hop pipe (ratio, same run) | ${n(t.ratio * 100, 1)} % | | |`,
+      `| … exactly once: orders / distinct payments / emails / analytics events (payments, orders, emails) | ${counted(t.counts)} | all ${n(t.count)}: no loss, no duplicate | ${verdict(t.lossless)} |`,
+      `| … at least once: the same | ${counted(t.atLeastOnce.counts)} | all ${n(t.count)} | ${verdict(t.atLeastOnce.lossless)} |`,
+      ...Object.entries(t.peakRssMiB).map(([label, mib]) => `| Peak resident memory of ${label} during the burst (exactly once) | ${mib ?? '?'} MiB | | |`),
     );
   }
   if (http) {
@@ -79,10 +89,12 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
       `| … payment / bare rate (ratio, same run) | ${n(http.ratio * 100, 1)} % | ≥ 50 % | ${verdict(http.ratio >= 0.5)} |`,
     );
   }
-  if (latency) {
+  for (const run of [latency, latencyAtLeastOnce]) {
+    if (!run) continue;
+    const label = run.delivery === 'exactly-once' ? 'exactly once' : 'at least once';
     rows.push(
-      `| \`POST /payment\` → \`email-sent\` written, at a steady ${latency.rate}/s (${n(latency.sent)} payments after a ${WARM_UP_SECONDS} s warm-up, ${latency.failed} failed) | p50 ${n(latency.p50, 1)} ms, p99 ${n(latency.p99, 1)} ms, max ${n(latency.max, 1)} ms | p99 < 100 ms | ${verdict(latency.p99 < 100 && latency.failed === 0)} |`,
-      `| … until a consumer in the benchmark received it | p50 ${n(latency.received.p50, 1)} ms, p99 ${n(latency.received.p99, 1)} ms | | |`,
+      `| \`POST /payment\` → \`email-sent\` written, ${label}, at a steady ${run.rate}/s (${n(run.sent)} payments after a ${WARM_UP_SECONDS} s warm-up, ${run.failed} failed) | p50 ${n(run.p50, 1)} ms, p99 ${n(run.p99, 1)} ms, max ${n(run.max, 1)} ms | p99 < 100 ms | ${verdict(run.p99 < 100 && run.failed === 0)} |`,
+      `| … until a consumer in the benchmark received it (read_committed: after the transaction committed) | p50 ${n(run.received.p50, 1)} ms, p99 ${n(run.received.p99, 1)} ms | | |`,
     );
   }
   if (takeover) {
@@ -94,7 +106,7 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
   const profile = throughput
     ? [
         '',
-        `Where the time went during the ${n(throughput.count)}-payment burst (CPU of each process over the burst, and the`,
+        `Where the time went during the ${n(throughput.count)}-payment burst, exactly once (CPU of each process over the burst, and the`,
         "services' own `kafka_handler_duration_seconds`); the machine has " + machine.cores + ' cores:',
         '',
         '| process | CPU seconds | CPU ms per payment | events handled | mean time in handler |',
@@ -108,7 +120,7 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
   const steady = latency
     ? [
         '',
-        `The steady ${latency.rate}/s run, hop by hop (broker timestamps of each payment's records) and CPU of each process`,
+        `The steady ${latency.rate}/s run (exactly once), hop by hop (broker timestamps of each payment's records) and CPU of each process`,
         `over its ${n(latency.wallSeconds, 1)} s (${machine.cores} cores):`,
         '',
         '| hop | p50 | p99 |',
