@@ -56,6 +56,8 @@ export class DeadLetterInterceptor implements NestInterceptor {
           scope.failure = { error };
           return of(null);
         }
+        // What the handler published before it failed leaves with nothing but the letter.
+        currentRecordScope()?.staged.splice(0);
         // Nest awaits the last value of this stream: it must emit one, or the record is redelivered.
         return defer(() => this.deadLetter(kafka, source, error, verdict.retriable)).pipe(map(() => null));
       }),

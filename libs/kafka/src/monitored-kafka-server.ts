@@ -32,16 +32,29 @@ export interface ConsumerTelemetry {
   sent(topic: string, count: number): void;
 }
 
-/** Most records of one partition's batch handled at once (with `key` order; with `partition`, one). */
+/** Most records of one partition's batch in one slice: handled at once with `key` order, and committed together. */
 const RECORDS_IN_FLIGHT = 250;
+/**
+ * With `partition` order (one record at a time, a slow step), a slice ends after this long: its transaction
+ * then commits what is done. Longer amortises a transaction's round trips over more records; shorter shows
+ * each order sooner.
+ */
+const SLOW_SLICE_MS = 500;
 /** How often handled offsets are committed (see OffsetCommitter): the most a crash repeats, and how stale lag reports can be. */
 const COMMIT_INTERVAL_MS = 200;
+/** How long a stopping service waits for the transaction of the batch in hand. */
+const CLOSE_GRACE_MS = 5000;
 /** How long after kafkajs gives up on the consumer it is started again, in this process. */
 const RESTART_DELAY_MS = 5000;
 
 /** Why the rest of a batch was not handled: the consumer is stopping, or a rebalance or seek moved on. */
 class BatchAbandoned extends Error {
   override name = 'BatchAbandoned';
+}
+
+/** One record at a time, a slice ends here, so the records done so far are committed. */
+class SliceFull extends Error {
+  override name = 'SliceFull';
 }
 
 /** A record's handler failed for a reason that is not the record's own: it is retried (see DeadLetterInterceptor). */
@@ -194,21 +207,30 @@ export class MonitoredKafkaServer extends ServerKafka {
     const moveOn = () => keepAlive.lost || this.state.closing || !isRunning() || isStale();
 
     const records: Record_[] = batch.messages.map((message, index) => ({ message, index }));
+    let sliceBegan = 0;
+    let sliceFirst = 0;
     const handle = async ({ message, index }: Record_) => {
-      // One at a time, a slice can take minutes (the course's slow step): stop between records. Side by side,
-      // a slice is finished whole, so no record is left unstarted behind finished ones (which, as the offset
-      // cannot pass them, would be handled again by the next owner).
-      if (this.consume.order === 'partition' && moveOn()) throw new BatchAbandoned();
+      // One at a time, a slice can take minutes (the course's slow step): stop between records, and end the
+      // slice once it has run SLOW_SLICE_MS, so its transaction commits what is done. Side by side, a slice is
+      // finished whole, so no record is left unstarted behind finished ones (which, as the offset cannot pass
+      // them, would be handled again by the next owner).
+      if (this.consume.order === 'partition') {
+        if (moveOn()) throw new BatchAbandoned();
+        if (index > sliceFirst && performance.now() - sliceBegan >= SLOW_SLICE_MS) throw new SliceFull();
+      }
       const scope = scopes[index];
       await runInRecordScope(scope, () => this.handleMessage({ topic, partition, message, heartbeat, pause: payload.pause }));
       if (scope.failure) throw new HandlerFailed(scope.failure.error);
       progress.markDone(index);
     };
-    const sliceSize = this.consume.order === 'partition' ? 1 : RECORDS_IN_FLIGHT;
     try {
       // A slice at a time, so a full fetch (thousands of records) does not hold thousands of handlers in memory.
-      for (let start = 0; start < records.length && !moveOn(); start += sliceSize) {
-        const outcomes = await dispatchInLanes(records.slice(start, start + sliceSize), (r) => laneOf(this.consume.order, r.message), handle);
+      let start = 0;
+      while (start < records.length && !moveOn()) {
+        const slice = records.slice(start, start + RECORDS_IN_FLIGHT);
+        sliceBegan = performance.now();
+        sliceFirst = start;
+        const outcomes = await dispatchInLanes(slice, (r) => laneOf(this.consume.order, r.message), handle);
         if (transactional) {
           if (!(await commitDone())) return;
         } else {
@@ -216,10 +238,15 @@ export class MonitoredKafkaServer extends ServerKafka {
         }
         const { error } = firstFailure(outcomes);
         if (error instanceof BatchAbandoned) return;
+        if (error instanceof SliceFull) {
+          start = progress.leadingDone;
+          continue;
+        }
         if (error !== undefined) {
           this.holdForRetry(payload, progress.firstUnfinished!, error instanceof HandlerFailed ? error.reason : error);
           return;
         }
+        start += slice.length;
       }
     } finally {
       keepAlive.stop();
@@ -266,18 +293,22 @@ export class MonitoredKafkaServer extends ServerKafka {
     }
   }
 
-  /** A slice's transaction failed: nothing of it was written. */
+  /**
+   * A slice's transaction failed: nothing of it was written, or, if the commit's answer was lost, all of it.
+   * Either way the partition waits until the group confirms this member still owns it (a new assignment, or
+   * heartbeats accepted since), then is claimed afresh and its committed offset read again (see takeOver): a
+   * member cut off long enough to lose the partition must not claim it back, which would fence its new owner.
+   */
   private transactionFailed(payload: EachBatchPayload, firstUncommitted: string, error: unknown): void {
     const { topic, partition } = payload.batch;
-    if (isFenced(error)) {
-      // Another member claimed the partition: this one was paused or cut off long enough to lose it. It must
-      // not claim it back (that would fence the rightful owner): it waits for the group to say what it owns.
-      this.fenced.set(keyOf(topic, partition), { since: Date.now(), beats: 0 });
-      payload.pause();
-      this.monitorLogger.warn(`${topic}[${partition}]: its transaction was fenced; its uncommitted work is discarded, waiting for the group to confirm the owner`);
-      return;
-    }
-    this.holdForRetry(payload, firstUncommitted, error);
+    const key = keyOf(topic, partition);
+    this.fenced.set(key, { since: Date.now(), beats: 0 });
+    this.checked.delete(key);
+    this.state.retries.failed(topic, partition, firstUncommitted, error);
+    this.consume.telemetry?.retried(topic);
+    payload.pause();
+    const why = isFenced(error) ? 'was fenced (another member claimed the partition)' : `failed: ${describe(error)}`;
+    this.monitorLogger.warn(`${topic}[${partition}]: its transaction ${why}; the uncommitted work is discarded, waiting for the group to confirm the owner`);
   }
 
   private noteRecovery(topic: string, partition: number, next: string): void {
@@ -371,7 +402,8 @@ export class MonitoredKafkaServer extends ServerKafka {
       this.committer.processed(topic, partition, next);
       return;
     }
-    this.transactions?.commit(topic, partition, [], next).catch((error: unknown) =>
+    if (!this.transactions?.holds(topic, partition)) return;
+    this.transactions.commit(topic, partition, [], next).catch((error: unknown) =>
       this.monitorLogger.warn(`${topic}[${partition}]: committing past control records failed, the next batch will: ${(error as Error).message}`),
     );
   }
@@ -382,17 +414,13 @@ export class MonitoredKafkaServer extends ServerKafka {
    * that the group gives this member again are resumed.
    */
   private claimAssigned(assignment: Record<string, number[]>): void {
+    // kafkajs keeps a partition paused across rebalances: one held back here would stay paused when it comes back.
     for (const key of this.fenced.keys()) {
       const [topic, partition] = splitKey(key);
       this.fenced.delete(key);
-      if (assignment[topic]?.includes(partition)) this.consumer?.resume([{ topic, partitions: [partition] }]);
+      this.consumer?.resume([{ topic, partitions: [partition] }]);
     }
-    const transactions = this.transactions;
-    if (!transactions) return;
-    void (async () => {
-      await transactions.retain(assignment);
-      await Promise.all(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => transactions.claim(topic, p))));
-    })().catch((error: unknown) => this.monitorLogger.warn(`claiming the assigned partitions failed, the first batch of each will try again: ${(error as Error).message}`));
+    this.transactions?.renew(assignment).catch((error: unknown) => this.monitorLogger.warn(`claiming the assigned partitions failed, the first batch of each will try again: ${(error as Error).message}`));
   }
 
   /**
@@ -424,13 +452,21 @@ export class MonitoredKafkaServer extends ServerKafka {
     // No more timed commits: once kafkajs begins to stop it drops them, and the committer would believe them done.
     this.committer?.stop();
     await this.committer?.flush();
+    // The batch in hand commits its transaction as it stops, so the next owner repeats nothing; but a write
+    // waiting on a broker that is gone gives up after a grace period, so that the consumer can stop.
+    const giveUp = setTimeout(() => this.transactions?.abandon(), CLOSE_GRACE_MS);
     await super.close();
+    clearTimeout(giveUp);
     await this.transactions?.close();
     await this.offsetsAdmin?.disconnect().catch(() => undefined);
   }
 }
 
 const keyOf = (topic: string, partition: number) => `${topic}:${partition}`;
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
 
 function splitKey(key: string): [string, number] {
   const cut = key.lastIndexOf(':');

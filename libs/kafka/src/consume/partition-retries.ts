@@ -48,8 +48,10 @@ export class PartitionRetries {
     const exponential = Math.min(this.options.maxMs, this.options.initialMs * 2 ** Math.min(stall.attempts - 1, 30));
     // Half fixed, half random: instances retrying the same outage do not all come back at once.
     const jittered = exponential / 2 + (this.random() * exponential) / 2;
-    const untilBound = Math.max(0, stall.since + this.options.boundMs - now);
-    const delay = Math.round(Math.min(jittered, untilBound));
+    // The last wait before the bound ends at it, so the record is then tried a final time (and parked if it
+    // fails). Past the bound, a failure that parking cannot end (one outside the handler) keeps its backoff.
+    const untilBound = stall.since + this.options.boundMs - now;
+    const delay = Math.round(untilBound > 0 ? Math.min(jittered, untilBound) : jittered);
     stall.nextAttemptAt = now + delay;
     this.stalls.set(key, stall);
     return delay;

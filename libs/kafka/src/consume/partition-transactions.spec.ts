@@ -1,5 +1,5 @@
 import { KafkaJSProtocolError, type Kafka } from 'kafkajs';
-import { isFenced, PartitionTransactions } from './partition-transactions';
+import { isFenced, PartitionNotClaimed, PartitionTransactions } from './partition-transactions';
 
 /** A kafkajs stand-in that records what each transactional producer did, in order. */
 function fakeKafka(options: { failOn?: string } = {}) {
@@ -61,6 +61,7 @@ describe('PartitionTransactions', () => {
   it('writes the staged events, then the offset, then commits, in one transaction', async () => {
     const { kafka, calls } = fakeKafka();
     const transactions = new PartitionTransactions(kafka, 'g');
+    await transactions.claim('in', 0);
     await transactions.commit('in', 0, [{ topic: 'out', events: [event('1'), event('2')] }, { topic: 'dlq', events: [event('3')] }], '42');
     expect(calls.slice(3)).toEqual(['g.in.0 begin', 'g.in.0 send out×2,dlq×1', 'g.in.0 offsets g in[0]=42', 'g.in.0 commit']);
   });
@@ -69,22 +70,46 @@ describe('PartitionTransactions', () => {
     const { kafka, calls } = fakeKafka();
     const transactions = new PartitionTransactions(kafka, 'g');
     const big = 300 * 1024;
+    await transactions.claim('in', 0);
     await transactions.commit('in', 0, [{ topic: 'out', events: [event('1', big), event('2', big), event('3', 10), event('4', 600 * 1024)] }], '9');
     expect(calls.filter((c) => c.includes('send'))).toEqual(['g.in.0 send out×1', 'g.in.0 send out×2', 'g.in.0 send out×1']);
   });
 
-  it('aborts on a failure, drops the producer, and claims afresh on the next attempt', async () => {
+  it('aborts on a failure and drops the producer; it never claims the partition again by itself', async () => {
     const { kafka, calls, producers } = fakeKafka({ failOn: 'commit' });
     const transactions = new PartitionTransactions(kafka, 'g');
+    await transactions.claim('in', 0);
     await expect(transactions.commit('in', 0, [{ topic: 'out', events: [event('1')] }], '5')).rejects.toThrow('commit failed');
     expect(calls.slice(-3)).toEqual(['g.in.0 commit', 'g.in.0 abort', 'g.in.0 disconnect']);
-    await expect(transactions.commit('in', 0, [], '5')).rejects.toThrow('commit failed');
-    expect(producers).toHaveLength(2);
+    await expect(transactions.commit('in', 0, [], '5')).rejects.toThrow(PartitionNotClaimed);
+    expect(producers).toHaveLength(1);
+    expect(transactions.holds('in', 0)).toBe(false);
+  });
+
+  it('claims every assigned partition afresh after a rebalance, fencing even its own earlier producer', async () => {
+    const { kafka, calls, producers } = fakeKafka();
+    const transactions = new PartitionTransactions(kafka, 'g');
+    await transactions.claim('in', 0);
+    await transactions.renew({ in: [0, 1] });
+    expect(producers.map((p) => p.transactionalId)).toEqual(['g.in.0', 'g.in.0', 'g.in.1']);
+    expect(calls.filter((c) => c.endsWith('disconnect'))).toEqual(['g.in.0 disconnect']);
+  });
+
+  it('gives up a write still waiting on the broker once abandoned (the service is stopping)', async () => {
+    const { kafka } = fakeKafka();
+    const transactions = new PartitionTransactions(kafka, 'g');
+    const producer = await transactions.claim('in', 0);
+    const hung = { sendBatch: () => new Promise(() => undefined), isActive: () => true, abort: () => new Promise(() => undefined) };
+    (producer as unknown as { transaction: () => Promise<unknown> }).transaction = async () => hung;
+    const writing = transactions.commit('in', 0, [{ topic: 'out', events: [event('1')] }], '5');
+    transactions.abandon();
+    await expect(writing).rejects.toThrow('the service is stopping');
   });
 
   it('never moves an offset back with a bare offset commit, and runs one commit of a partition at a time', async () => {
     const { kafka, calls } = fakeKafka();
     const transactions = new PartitionTransactions(kafka, 'g');
+    await transactions.claim('in', 0);
     await Promise.all([transactions.commit('in', 0, [{ topic: 'out', events: [event('1')] }], '10'), transactions.commit('in', 0, [], '8')]);
     expect(calls.filter((c) => c.includes('offsets'))).toEqual(['g.in.0 offsets g in[0]=10']);
   });

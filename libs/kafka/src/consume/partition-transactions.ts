@@ -20,7 +20,7 @@ const TRANSACTION_TIMEOUT_MS = 10_000;
 /** The broker's answer to a producer whose transactional id another producer has taken over since. */
 export function isFenced(error: unknown): boolean {
   for (let current = error; current; current = (current as { cause?: unknown }).cause) {
-    if (current instanceof KafkaJSProtocolError && (current.type === 'INVALID_PRODUCER_EPOCH' || current.type === 'PRODUCER_FENCED' || current.code === 90)) {
+    if (current instanceof KafkaJSProtocolError && (current.type === 'INVALID_PRODUCER_EPOCH' || current.type === 'PRODUCER_FENCED')) {
       return true;
     }
   }
@@ -37,8 +37,17 @@ export function isFenced(error: unknown): boolean {
  * partition, which bumps its epoch: the coordinator aborts whatever the old owner left open, and the old owner's
  * next send or commit is refused as fenced, however long it was paused.
  */
+/** A write for a partition this member has not claimed (or has released since): it must claim it first. */
+export class PartitionNotClaimed extends Error {
+  override name = 'PartitionNotClaimed';
+}
+
 export class PartitionTransactions {
   private readonly producers = new Map<string, Promise<Producer>>();
+  /** Rejects once the service stops: a write waiting on a broker that is gone must not hold the shutdown. */
+  private readonly stopping: Promise<never>;
+  private stop: (reason: Error) => void = () => undefined;
+  private stopped = false;
   /** Per partition: the commit under way (commits of one partition run one after another), and the last offset committed. */
   private readonly lanes = new Map<string, Promise<unknown>>();
   private readonly committed = new Map<string, bigint>();
@@ -46,7 +55,15 @@ export class PartitionTransactions {
   constructor(
     private readonly kafka: Kafka,
     private readonly groupId: string,
-  ) {}
+  ) {
+    this.stopping = new Promise<never>((_, reject) => (this.stop = reject));
+    this.stopping.catch(() => undefined);
+  }
+
+  /** Whether this member holds the partition's transactional id (claimed, or being claimed). */
+  holds(topic: string, partition: number): boolean {
+    return this.producers.has(this.transactionalId(topic, partition));
+  }
 
   transactionalId(topic: string, partition: number): string {
     return `${this.groupId}.${topic}.${partition}`;
@@ -105,18 +122,29 @@ export class PartitionTransactions {
     return run;
   }
 
+  /**
+   * Never claims: only the consume loop does, when the group has said the partition is this member's. A write
+   * that claimed by itself after a failure could fence the partition's rightful new owner.
+   */
   private async write(topic: string, partition: number, staged: StagedEvents[], next: string): Promise<void> {
-    const producer = await this.claim(topic, partition);
-    const transaction = await producer.transaction();
+    const claimed = this.producers.get(this.transactionalId(topic, partition));
+    if (!claimed) throw new PartitionNotClaimed(`${topic}[${partition}] is not claimed by this member`);
+    const producer = await this.guard(claimed);
+    const transaction = await this.guard(producer.transaction());
     try {
-      for (const request of requests(staged)) await transaction.sendBatch({ topicMessages: request, acks: -1 });
-      await transaction.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: next }] }] });
-      await transaction.commit();
+      for (const request of requests(staged)) await this.guard(transaction.sendBatch({ topicMessages: request, acks: -1 }));
+      await this.guard(transaction.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: next }] }] }));
+      await this.guard(transaction.commit());
     } catch (error) {
-      if (transaction.isActive()) await transaction.abort().catch(() => undefined);
+      // Stopping, the abort may wait on the broker as long as the write did: it is left to the coordinator.
+      if (transaction.isActive() && !this.stopped) await transaction.abort().catch(() => undefined);
       await this.release(topic, partition);
       throw error;
     }
+  }
+
+  private guard<T>(work: Promise<T>): Promise<T> {
+    return Promise.race([work, this.stopping]);
   }
 
   /** Stops writing for a partition (lost in a rebalance, or its producer failed). */
@@ -140,7 +168,23 @@ export class PartitionTransactions {
     );
   }
 
+  /**
+   * After a rebalance: every producer is dropped and the partitions now assigned are claimed afresh, so that
+   * each new generation fences whoever wrote for them before, this member included in an earlier life.
+   */
+  async renew(assignment: Record<string, number[]>): Promise<void> {
+    await this.retain({});
+    await Promise.all(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => this.claim(topic, p))));
+  }
+
+  /** Writes still waiting on the broker give up at once (the service is stopping and cannot wait longer). */
+  abandon(): void {
+    this.stopped = true;
+    this.stop(new Error('the service is stopping'));
+  }
+
   async close(): Promise<void> {
+    this.abandon();
     await this.retain({});
   }
 }
