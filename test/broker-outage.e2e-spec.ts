@@ -10,6 +10,7 @@ import { REPO_ROOT, ServiceProcess, startServices, stopServices, type ServiceSpe
 import { waitFor } from '../scripts/lib/wait';
 import { TEST_PORT_OFFSET, testDatabaseUrl, testServiceEnv } from './support/environment';
 import { expectExactlyOnce, ordersMade, sendBurst, settleAndCount } from './support/exactly-once';
+import { readTopics } from './support/topic-reader';
 
 /** A broker of this suite's own, so stopping it disturbs nothing else; driven by the same CLI users have. */
 const OUTAGE_BROKER = '127.0.0.1:19192';
@@ -21,27 +22,9 @@ function kafkaCli(...args: string[]): void {
 }
 
 async function paymentIdsOnTopic(): Promise<string[]> {
-  const kafka = toolKafka('outage-check', [OUTAGE_BROKER]);
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(TOPICS.paymentSuccessful);
-    const total = offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-    if (total === 0) return [];
-    const consumer = kafka.consumer({ groupId: `outage-check-${Date.now()}` });
-    const ids: string[] = [];
-    await consumer.connect();
-    try {
-      await consumer.subscribe({ topic: TOPICS.paymentSuccessful, fromBeginning: true });
-      await consumer.run({ eachMessage: async ({ message }) => void ids.push(JSON.parse(String(message.value)).payment_id) });
-      await waitFor(() => ids.length === total, { timeoutMs: 30_000, what: `the ${total} records of ${TOPICS.paymentSuccessful}` });
-      return ids;
-    } finally {
-      await consumer.disconnect();
-    }
-  } finally {
-    await admin.disconnect();
-  }
+  const ids: string[] = [];
+  await readTopics([TOPICS.paymentSuccessful], (_, message) => void ids.push(JSON.parse(String(message.value)).payment_id), [OUTAGE_BROKER]);
+  return ids;
 }
 
 beforeAll(() => {

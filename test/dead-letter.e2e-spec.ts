@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { CONSUMER_GROUPS, DLQ_TOPICS, TOPICS, type DeadLetterRecord } from '@app/contracts';
-import type { Consumer, Producer } from 'kafkajs';
+import { CONSUMER_GROUPS, DLQ_TOPICS, TOPICS } from '@app/contracts';
+import type { Producer } from 'kafkajs';
 import { poisonPills } from '../scripts/lib/poison';
 import { waitFor } from '../scripts/lib/wait';
 import { CHAIN_DEADLINE_MS, freshUserId, ordersOf } from './support/http';
-import { connectedProducer, testKafka } from './support/kafka';
+import { DeadLetterReader } from './support/dead-letters';
+import { connectedProducer } from './support/kafka';
 
 /**
  * Poison written straight to payment-successful must not crash or block its consumers: it goes to
@@ -12,19 +13,15 @@ import { connectedProducer, testKafka } from './support/kafka';
  */
 describe('poison messages', () => {
   let producer: Producer;
-  let dlq: Consumer;
-  const received: DeadLetterRecord[] = [];
+  let dlq: DeadLetterReader;
 
   beforeAll(async () => {
     producer = await connectedProducer();
-    dlq = testKafka().consumer({ groupId: `e2e-dlq-reader-${randomUUID()}` });
-    await dlq.connect();
-    await dlq.subscribe({ topic: DLQ_TOPICS[TOPICS.paymentSuccessful], fromBeginning: true });
-    await dlq.run({ eachMessage: async ({ message }) => void received.push(JSON.parse(String(message.value))) });
+    dlq = await DeadLetterReader.start(DLQ_TOPICS[TOPICS.paymentSuccessful]);
   });
 
   afterAll(async () => {
-    await dlq.disconnect();
+    await dlq.stop();
     await producer.disconnect();
   });
 
@@ -48,7 +45,7 @@ describe('poison messages', () => {
 
     const groups = [CONSUMER_GROUPS.order, CONSUMER_GROUPS.analytics];
     const ours = await waitFor(() => {
-      const mine = received.filter((r) => r.original_key === key && r.partition === partition);
+      const mine = dlq.letters.filter((r) => r.original_key === key && r.partition === partition);
       return mine.length === poison.length * groups.length ? mine : undefined;
     }, { timeoutMs: CHAIN_DEADLINE_MS, what: `${poison.length * groups.length} dead letters (each poison, once per group)` });
 

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Admin, Kafka } from 'kafkajs';
-import { GROUP_TOPICS, TOPICS } from '@app/contracts';
+import { GROUP_TOPICS } from '@app/contracts';
 import { describeLag, ensureTopics, topicPlan, totalLag } from '@app/kafka';
 import { localBrokerPid, toolKafka } from '../lib/broker';
 import { databaseUrlFromEnv, recreateDatabase } from '../lib/postgres';
@@ -109,7 +109,7 @@ export class BenchContext {
    */
   async drained(groups: string[] | Record<string, string[]>, topics: string[], expected: number, timeoutMs: number): Promise<number> {
     const lagGroups = Array.isArray(groups)
-      ? Object.fromEntries(groups.map((g) => [g, g === PIPE_GROUP ? [TOPICS.paymentSuccessful] : GROUP_TOPICS[g]]))
+      ? Object.fromEntries(groups.map((g) => [g, GROUP_TOPICS[g]]))
       : groups;
     return waitFor(async () => {
       for (const topic of topics) if ((await this.endOffsets(topic)) < expected) return undefined;

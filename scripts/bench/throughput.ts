@@ -38,67 +38,61 @@ export interface ThroughputResult {
   profile: Array<{ process: string; cpuSeconds: number; handled: number; meanHandlerMs: number | null }>;
 }
 
-/**
- * The ceiling: a bare kafkajs pipe, one consumer group reading payment-successful in batches and writing
- * each batch on in one produce request, over the same broker and partitions as the chain.
- */
-async function pipeCeiling(context: BenchContext, count: number): Promise<number> {
-  await context.reset(3);
-  const consumer = context.kafka.consumer({ groupId: PIPE_GROUP, maxWaitTimeInMs: 100 });
-  const producer = context.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await Promise.all([consumer.connect(), producer.connect()]);
-  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-  await consumer.subscribe({ topic: TOPICS.paymentSuccessful, fromBeginning: true });
-  await consumer.run({
-    partitionsConsumedConcurrently: 3,
-    eachBatch: async ({ batch }) => {
-      await producer.send({ topic: PIPE_TOPIC, acks: -1, messages: batch.messages.map(({ key, value }) => ({ key, value })) });
-    },
-  });
-  await joined;
-  const began = performance.now();
-  await floodKafka({ count, batch: 500, brokers: brokersFromEnv() });
-  const done = await context.drained([PIPE_GROUP], [PIPE_TOPIC], count, 30 * 60_000);
-  await Promise.all([consumer.disconnect(), producer.disconnect()]);
-  return count / ((done - began) / 1000);
+/** A bare kafkajs consumer group: reads its topics in batches and, if it has a `to`, writes each batch there in one request. */
+interface BarePipe {
+  group: string;
+  topics: string[];
+  to?: string;
 }
 
 /**
- * The ceiling of the chain's own topology: bare kafkajs pipes wired as the services are (payment-successful →
- * order-created → email-sent, and one consumer of all three topics), each consuming in batches and producing
- * each batch on in one request, run together on the same broker: no validation, no storage, no transactions.
+ * Runs bare pipes together on a fresh broker state, floods `count` payments and returns payments per second
+ * until every pipe has drained and `last` holds them all: no validation, no storage, no transactions.
  */
-async function topologyCeiling(context: BenchContext, count: number): Promise<number> {
+async function barePipes(context: BenchContext, count: number, pipes: BarePipe[], last: string): Promise<number> {
   await context.reset(3);
-  const hops = [
-    { group: 'bench-topology-order', from: TOPICS.paymentSuccessful, to: TOPICS.orderCreated as string | undefined },
-    { group: 'bench-topology-email', from: TOPICS.orderCreated, to: TOPICS.emailSent },
-  ];
-  const analytics = { group: 'bench-topology-analytics', topics: [TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent] };
   const producer = context.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
-  const consumers = [...hops.map((h) => ({ group: h.group, topics: [h.from], to: h.to })), { ...analytics, to: undefined }].map(({ group, topics, to }) => {
-    const consumer = context.kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
-    return { consumer, topics, to };
-  });
+  const consumers = pipes.map((pipe) => ({ pipe, consumer: context.kafka.consumer({ groupId: pipe.group, maxWaitTimeInMs: 100 }) }));
   const joins = consumers.map(({ consumer }) => new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve())));
-  for (const { consumer, topics, to } of consumers) {
+  for (const { pipe, consumer } of consumers) {
     await consumer.connect();
-    await consumer.subscribe({ topics, fromBeginning: true });
+    await consumer.subscribe({ topics: pipe.topics, fromBeginning: true });
     await consumer.run({
-      partitionsConsumedConcurrently: 3 * topics.length,
+      partitionsConsumedConcurrently: 3 * pipe.topics.length,
       eachBatch: async ({ batch }) => {
-        if (to) await producer.send({ topic: to, acks: -1, messages: batch.messages.map(({ key, value }) => ({ key, value })) });
+        if (pipe.to) await producer.send({ topic: pipe.to, acks: -1, messages: batch.messages.map(({ key, value }) => ({ key, value })) });
       },
     });
   }
   await Promise.all(joins);
   const began = performance.now();
   await floodKafka({ count, batch: 500, brokers: brokersFromEnv() });
-  const groups = Object.fromEntries([...hops.map((h) => [h.group, [h.from]]), [analytics.group, analytics.topics]]);
-  const done = await context.drained(groups, [TOPICS.emailSent], count, 30 * 60_000);
+  const done = await context.drained(Object.fromEntries(pipes.map((p) => [p.group, p.topics])), [last], count, 30 * 60_000);
   await Promise.all([...consumers.map(({ consumer }) => consumer.disconnect()), producer.disconnect()]);
   return count / ((done - began) / 1000);
+}
+
+/** The ceiling of one hop: payment-successful read in batches and written on, over the chain's broker and partitions. */
+function pipeCeiling(context: BenchContext, count: number): Promise<number> {
+  return barePipes(context, count, [{ group: PIPE_GROUP, topics: [TOPICS.paymentSuccessful], to: PIPE_TOPIC }], PIPE_TOPIC);
+}
+
+/**
+ * The ceiling of the chain's own topology: bare pipes wired as the services are (payment-successful →
+ * order-created → email-sent, and one consumer of all three topics), run together.
+ */
+function topologyCeiling(context: BenchContext, count: number): Promise<number> {
+  return barePipes(
+    context,
+    count,
+    [
+      { group: 'bench-topology-order', topics: [TOPICS.paymentSuccessful], to: TOPICS.orderCreated },
+      { group: 'bench-topology-email', topics: [TOPICS.orderCreated], to: TOPICS.emailSent },
+      { group: 'bench-topology-analytics', topics: [TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent] },
+    ],
+    TOPICS.emailSent,
+  );
 }
 
 type ChainMeasure = ChainRun & Pick<ThroughputResult, 'peakRssMiB' | 'profile'>;

@@ -7,6 +7,7 @@ import { deadLetterTopicFor } from '@app/contracts';
 import { METRICS, ServiceIdentity } from '@app/platform';
 import { FailurePolicy } from './consume/failure-policy';
 import { currentRecordScope } from './consume/record-scope';
+import { describeError } from './consume/topic-partition';
 import { buildDeadLetter } from './dead-letter';
 import { EventPublisher } from './event-publisher';
 import { recordSource, type RecordSource } from './kafka-event';
@@ -67,10 +68,11 @@ export class DeadLetterInterceptor implements NestInterceptor {
 
   private async deadLetter(kafka: KafkaContext, source: RecordSource, error: unknown, retriable: boolean): Promise<void> {
     const dlqTopic = deadLetterTopicFor(source.topic);
-    const message = currentRecordScope()?.message ?? kafka.getMessage();
+    // Keys and headers are bytes as they came (see MonitoredKafkaServer's parser), so the letter keeps them exactly.
+    const message = kafka.getMessage();
     const letter = buildDeadLetter(
       { ...source, key: message.key, value: message.value as Buffer | null, headers: message.headers },
-      { error: describe(error), retriable, group: this.group.id, instanceId: this.identity.instanceId },
+      { error: describeError(error), retriable, group: this.group.id, instanceId: this.identity.instanceId },
     );
     // A request of its own: a large letter must not push a shared request past the topic's size limit.
     await this.publisher.publishBatch(dlqTopic, [{ key: letter.key, value: letter.record }]);
@@ -79,8 +81,4 @@ export class DeadLetterInterceptor implements NestInterceptor {
     const why = retriable ? `still failing after RETRY_MAX_MS (${this.policy.retryMaxMs} ms), parked as retriable` : 'the record is at fault';
     this.logger.warn(`${source.topic}[${source.partition}]@${source.offset} moved to ${dlqTopic} (${why}): ${letter.record.error}`);
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

@@ -7,10 +7,9 @@ import { OffsetCommitter } from './consume/offset-committer';
 import { PartitionProgress } from './consume/partition-progress';
 import { isFenced, PartitionTransactions } from './consume/partition-transactions';
 import { RecordScope, runInRecordScope } from './consume/record-scope';
+import { describeError, parsePartitionKey, partitionKey as keyOf } from './consume/topic-partition';
 import { dispatchInLanes, firstFailure, laneOf, type ProcessingOrder } from './consume/processing-order';
 import type { KafkaServerOptions } from './kafka-config';
-
-export { ConsumerState, type ConsumerStatus } from './consume/consumer-state';
 
 export interface ConsumeOptions {
   /** See ProcessingOrder: `partition` with the course's slow step (PROCESSING_DELAY_MS), `key` otherwise. */
@@ -100,7 +99,8 @@ export class MonitoredKafkaServer extends ServerKafka {
   private readonly monitorLogger: Logger;
   private committer?: OffsetCommitter;
   private transactions?: PartitionTransactions;
-  private offsetsAdmin?: Admin;
+  /** Reads committed offsets in takeOver; connected once, when first needed. */
+  private offsetsAdmin?: Promise<Admin>;
   private readonly handlers = new Map<string, MessageHandler>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   private restartTimer?: NodeJS.Timeout;
@@ -173,7 +173,7 @@ export class MonitoredKafkaServer extends ServerKafka {
       batch.messages.map((m) => m.offset),
       batch.lastOffset(),
     );
-    const scopes = batch.messages.map((message) => new RecordScope(topic, partition, message, transactional));
+    const scopes = batch.messages.map((message) => new RecordScope(transactional));
     // At least once: offsets move as records finish, and are committed on the interval.
     const advance = () => {
       const moved = progress.advance();
@@ -276,9 +276,9 @@ export class MonitoredKafkaServer extends ServerKafka {
     const generation = this.generation;
     try {
       await this.transactions!.claim(topic, partition);
-      this.offsetsAdmin ??= this.kafka.admin();
-      await this.offsetsAdmin.connect();
-      const [offsets] = await this.offsetsAdmin.fetchOffsets({ groupId: this.groupId, topics: [topic] });
+      this.offsetsAdmin ??= this.connectedAdmin();
+      const admin = await this.offsetsAdmin;
+      const [offsets] = await admin.fetchOffsets({ groupId: this.groupId, topics: [topic] });
       const committed = offsets?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
       this.checked.set(key, generation);
       if (BigInt(committed) > BigInt(payload.batch.firstOffset() ?? committed)) {
@@ -290,6 +290,17 @@ export class MonitoredKafkaServer extends ServerKafka {
     } catch (error) {
       this.holdForRetry(payload, payload.batch.firstOffset() ?? '0', error);
       return false;
+    }
+  }
+
+  private async connectedAdmin(): Promise<Admin> {
+    const admin = this.kafka.admin();
+    try {
+      await admin.connect();
+      return admin;
+    } catch (error) {
+      this.offsetsAdmin = undefined; // the next takeOver tries again
+      throw error;
     }
   }
 
@@ -307,7 +318,7 @@ export class MonitoredKafkaServer extends ServerKafka {
     this.state.retries.failed(topic, partition, firstUncommitted, error);
     this.consume.telemetry?.retried(topic);
     payload.pause();
-    const why = isFenced(error) ? 'was fenced (another member claimed the partition)' : `failed: ${describe(error)}`;
+    const why = isFenced(error) ? 'was fenced (another member claimed the partition)' : `failed: ${describeError(error)}`;
     this.monitorLogger.warn(`${topic}[${partition}]: its transaction ${why}; the uncommitted work is discarded, waiting for the group to confirm the owner`);
   }
 
@@ -363,7 +374,7 @@ export class MonitoredKafkaServer extends ServerKafka {
       for (const [key, fencing] of this.fenced) {
         if (fencing.since >= now || ++fencing.beats < 2) continue;
         this.fenced.delete(key);
-        const [topic, partition] = splitKey(key);
+        const { topic, partition } = parsePartitionKey(key);
         this.monitorLogger.log(`${topic}[${partition}]: the group confirms this member still owns it; claiming it again`);
         consumer.resume([{ topic, partitions: [partition] }]);
       }
@@ -416,7 +427,7 @@ export class MonitoredKafkaServer extends ServerKafka {
   private claimAssigned(assignment: Record<string, number[]>): void {
     // kafkajs keeps a partition paused across rebalances: one held back here would stay paused when it comes back.
     for (const key of this.fenced.keys()) {
-      const [topic, partition] = splitKey(key);
+      const { topic, partition } = parsePartitionKey(key);
       this.fenced.delete(key);
       this.consumer?.resume([{ topic, partitions: [partition] }]);
     }
@@ -458,17 +469,6 @@ export class MonitoredKafkaServer extends ServerKafka {
     await super.close();
     clearTimeout(giveUp);
     await this.transactions?.close();
-    await this.offsetsAdmin?.disconnect().catch(() => undefined);
+    await this.offsetsAdmin?.then((admin) => admin.disconnect()).catch(() => undefined);
   }
-}
-
-const keyOf = (topic: string, partition: number) => `${topic}:${partition}`;
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
-
-function splitKey(key: string): [string, number] {
-  const cut = key.lastIndexOf(':');
-  return [key.slice(0, cut), Number(key.slice(cut + 1))];
 }

@@ -1,6 +1,5 @@
 import type { TopicPartitionOffset } from 'kafkajs';
-
-const keyOf = (topic: string, partition: number) => `${topic}:${partition}`;
+import { partitionKey as keyOf } from './topic-partition';
 
 type Commit = (offsets: TopicPartitionOffset[]) => Promise<void>;
 

@@ -1,3 +1,5 @@
+import { describeError, partitionKey as keyOf } from './topic-partition';
+
 /** A partition held at a record that failed for a reason that is not the record's own. */
 export interface Stall {
   topic: string;
@@ -19,7 +21,6 @@ export interface BackoffOptions {
   boundMs: number;
 }
 
-const keyOf = (topic: string, partition: number) => `${topic}:${partition}`;
 
 /**
  * The retries of one consumer, per partition: a failing record holds its partition (the others keep flowing),
@@ -44,7 +45,7 @@ export class PartitionRetries {
       previous && previous.offset === offset
         ? { ...previous, attempts: previous.attempts + 1 }
         : { topic, partition, offset, since: now, attempts: 1, lastError: '', nextAttemptAt: now };
-    stall.lastError = describe(error);
+    stall.lastError = describeError(error);
     const exponential = Math.min(this.options.maxMs, this.options.initialMs * 2 ** Math.min(stall.attempts - 1, 30));
     // Half fixed, half random: instances retrying the same outage do not all come back at once.
     const jittered = exponential / 2 + (this.random() * exponential) / 2;
@@ -85,8 +86,4 @@ export class PartitionRetries {
   stalled(): Stall[] {
     return [...this.stalls.values()];
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

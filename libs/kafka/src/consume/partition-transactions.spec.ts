@@ -113,15 +113,6 @@ describe('PartitionTransactions', () => {
     await Promise.all([transactions.commit('in', 0, [{ topic: 'out', events: [event('1')] }], '10'), transactions.commit('in', 0, [], '8')]);
     expect(calls.filter((c) => c.includes('offsets'))).toEqual(['g.in.0 offsets g in[0]=10']);
   });
-
-  it('releases the partitions a rebalance took away', async () => {
-    const { kafka, calls } = fakeKafka();
-    const transactions = new PartitionTransactions(kafka, 'g');
-    await transactions.claim('in', 0);
-    await transactions.claim('in', 1);
-    await transactions.retain({ in: [1] });
-    expect(calls.filter((c) => c.endsWith('disconnect'))).toEqual(['g.in.0 disconnect']);
-  });
 });
 
 describe('isFenced', () => {

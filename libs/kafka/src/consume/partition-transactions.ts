@@ -147,9 +147,12 @@ export class PartitionTransactions {
     return Promise.race([work, this.stopping]);
   }
 
-  /** Stops writing for a partition (lost in a rebalance, or its producer failed). */
-  async release(topic: string, partition: number): Promise<void> {
-    const key = this.transactionalId(topic, partition);
+  /** Stops writing for a partition (its producer failed). */
+  release(topic: string, partition: number): Promise<void> {
+    return this.releaseId(this.transactionalId(topic, partition));
+  }
+
+  private async releaseId(key: string): Promise<void> {
     const producer = this.producers.get(key);
     this.producers.delete(key);
     this.committed.delete(key);
@@ -157,15 +160,8 @@ export class PartitionTransactions {
     await producer?.then((p) => p.disconnect()).catch(() => undefined);
   }
 
-  /** After a rebalance: releases the partitions this member no longer owns. */
-  async retain(assignment: Record<string, number[]>): Promise<void> {
-    const owned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => this.transactionalId(topic, p))));
-    await Promise.all(
-      [...this.producers.keys()].filter((key) => !owned.has(key)).map((key) => {
-        const cut = key.lastIndexOf('.');
-        return this.release(key.slice(this.groupId.length + 1, cut), Number(key.slice(cut + 1)));
-      }),
-    );
+  private async releaseAll(): Promise<void> {
+    await Promise.all([...this.producers.keys()].map((key) => this.releaseId(key)));
   }
 
   /**
@@ -173,7 +169,7 @@ export class PartitionTransactions {
    * each new generation fences whoever wrote for them before, this member included in an earlier life.
    */
   async renew(assignment: Record<string, number[]>): Promise<void> {
-    await this.retain({});
+    await this.releaseAll();
     await Promise.all(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => this.claim(topic, p))));
   }
 
@@ -185,7 +181,7 @@ export class PartitionTransactions {
 
   async close(): Promise<void> {
     this.abandon();
-    await this.retain({});
+    await this.releaseAll();
   }
 }
 

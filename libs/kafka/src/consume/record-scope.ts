@@ -1,25 +1,19 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { KafkaMessage } from 'kafkajs';
 import type { OutgoingEvent } from '../event-publisher';
 
 /**
- * The consume loop's side of one record while Nest's pipeline handles it: the record's bytes as they came,
- * the failure the dead-letter interceptor decided to retry (Nest's exception filter would replace the error
- * with a bare `{ status: 'error' }` and log it at length, so the interceptor hands it over here instead), and,
- * in a transaction, the events the handler published, which leave with the record's offset or not at all.
+ * The consume loop's side of one record while Nest's pipeline handles it: the failure the dead-letter
+ * interceptor decided to retry (Nest's exception filter would replace the error with a bare
+ * `{ status: 'error' }` and log it at length, so the interceptor hands it over here instead), and, in a
+ * transaction, the events the handler published, which leave with the record's offset or not at all.
  */
 export class RecordScope {
   failure?: { error: unknown };
   /** Events staged for the transaction, in the order the handler published them. */
   readonly staged: Array<{ topic: string; events: OutgoingEvent[] }> = [];
 
-  constructor(
-    readonly topic: string,
-    readonly partition: number,
-    readonly message: KafkaMessage,
-    /** Whether published events are staged for the loop's transaction instead of sent at once. */
-    readonly transactional: boolean,
-  ) {}
+  /** Whether published events are staged for the loop's transaction instead of sent at once. */
+  constructor(readonly transactional: boolean) {}
 }
 
 const storage = new AsyncLocalStorage<RecordScope>();
