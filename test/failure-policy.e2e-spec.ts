@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { CONSUMER_GROUPS, DLQ_TOPICS, TOPICS } from '@app/contracts';
+import { gzipSync } from 'node:zlib';
+import { CONSUMER_GROUPS, DLQ_TOPICS, TOPICS, type DeadLetterRecord } from '@app/contracts';
 import { originalBytes } from '@app/kafka';
 import { CompressionCodecs, CompressionTypes, type Producer } from 'kafkajs';
 import request from 'supertest';
@@ -144,6 +145,50 @@ describe('records that other clients write', () => {
       await reader.disconnect();
     }
     expect(counts).toEqual(expect.objectContaining({ gzip: expect.any(Number), snappy: expect.any(Number), lz4: expect.any(Number), zstd: expect.any(Number) }));
+  });
+
+  it('dead-letters a gzip batch the client cannot decode, whole, and goes on with the next of its key', async () => {
+    const userId = freshUserId();
+    const key = String(userId);
+    const run = randomUUID();
+    const inBatch = [1, 2, 3].map((n) => payment(userId, `undecodable-${n}-${run}`, 20));
+    // The broker reads gzip as Java's GZIPInputStream does, which ignores a broken member after the first, so it
+    // takes this batch; Node's zlib, which kafkajs decompresses with, refuses it. Written through kafkajs' codec table.
+    const brokenMember = gzipSync(Buffer.alloc(0)).subarray(0, 4);
+    const codecs = CompressionCodecs as Record<number, () => { compress: (e: { buffer: Buffer }) => Promise<Buffer> }>;
+    const gzip = codecs[CompressionTypes.GZIP];
+    codecs[CompressionTypes.GZIP] = () => ({ ...gzip(), compress: async ({ buffer }) => Buffer.concat([gzipSync(buffer), brokenMember]) });
+    let written;
+    try {
+      [written] = await producer.send({ topic: TOPICS.paymentSuccessful, compression: CompressionTypes.GZIP, messages: inBatch.map((p) => ({ key, value: JSON.stringify(p) })) });
+    } finally {
+      codecs[CompressionTypes.GZIP] = gzip;
+    }
+    const good = payment(userId, `after-undecodable-${run}`);
+    await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key, value: JSON.stringify(good) }] });
+
+    const orders = await waitFor(async () => {
+      const found = await ordersOf(userId);
+      return found.length > 0 ? found : undefined;
+    }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the payment behind the undecodable batch' });
+    expect(orders.map((o) => o.payment_id)).toEqual([good.payment_id]);
+
+    const lastOffset = String(BigInt(written.baseOffset!) + 2n);
+    const atBatch = (l: DeadLetterRecord) => l.partition === written.partition && l.offset === lastOffset;
+    const letters = await dlq.waitFor(atBatch, 2, 'the batch dead-lettered by order and analytics');
+    expect(letters.map((l) => l.group).sort()).toEqual([CONSUMER_GROUPS.analytics, CONSUMER_GROUPS.order]);
+    for (const letter of letters) {
+      expect(letter).toMatchObject({ retriable: false, truncated: false, original_encoding: 'base64', original_key: null });
+      expect(letter.error).toContain(`could not decode the record batch at offsets ${written.baseOffset}..${lastOffset} (3 record(s), compression gzip)`);
+      // The batch as the broker holds it: its first offset, gzip, three records, and the broken member at the end.
+      const batch = originalBytes(letter)!;
+      expect({ first: String(batch.readBigInt64BE(0)), codec: batch.readInt16BE(21) & 7, records: batch.readInt32BE(57) }).toEqual({ first: written.baseOffset, codec: 1, records: 3 });
+      expect(batch.subarray(-4).equals(brokenMember)).toBe(true);
+    }
+    for (const instance of await orderInstances()) {
+      expect(instance.running).toBe(true);
+      expect((await request(instance.url).get('/health').expect(200)).body.details.kafka.consumer).toBe('joined');
+    }
   });
 
   it('dead-letters a record as large as the broker allows, of binary bytes, whole; the next of its key is handled', async () => {

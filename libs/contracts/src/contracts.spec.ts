@@ -1,5 +1,6 @@
-import { cartTotal } from './cart-item.dto';
-import { PaymentRequestDto } from './payment-request.dto';
+import { cartTotal, MAX_PRICE, MAX_QUANTITY } from './cart-item.dto';
+import { OrderCreatedEvent } from './order-created.event';
+import { MAX_CART_ITEMS, MAX_USER_ID, PaymentRequestDto } from './payment-request.dto';
 import { PaymentSuccessfulEvent, settlePayment } from './payment-successful.event';
 import { ContractViolation, parseContract } from './validation';
 
@@ -43,5 +44,35 @@ describe('the payment contracts', () => {
     expect(settlePayment(full, 'unused').payment_id).toBe('p-1');
     const wrong = parseContract(PaymentSuccessfulEvent, { user_id: 3, cart: [{ name: 'a', price: 2 }], amount: 3, timestamp: 1 });
     expect(() => settlePayment(wrong, 'x')).toThrow(ContractViolation);
+  });
+});
+
+describe('the size of what the chain writes', () => {
+  // Inside a Kafka transaction, a record the broker refuses as too large would fail the slice it is in, with no
+  // way to tell whose it was: the contracts must keep every event far below the broker's record limit instead.
+  const BROKER_RECORD_LIMIT = 1_048_588; // message.max.bytes, Kafka's default
+  const widest = (length: number) => '\u0001'.repeat(length); // JSON writes each as six bytes: \u0001
+
+  it('keeps the largest order the payment contract allows under an eighth of the broker limit', () => {
+    const payment = parseContract(PaymentSuccessfulEvent, {
+      payment_id: widest(100),
+      user_id: MAX_USER_ID,
+      cart: Array.from({ length: MAX_CART_ITEMS }, () => ({ name: widest(100), price: MAX_PRICE, quantity: MAX_QUANTITY })),
+      timestamp: 1_764_000_000,
+    });
+    const settled = settlePayment(payment, 'payment-successful:0:0');
+    const order = parseContract(OrderCreatedEvent, {
+      order_id: '6f1c1d3e-2b7a-4c1e-9d59-1f0a8b9c2d3e',
+      payment_id: settled.payment_id,
+      user_id: settled.user_id,
+      items: settled.cart,
+      total: settled.amount,
+      status: 'confirmed',
+      created_at: new Date(0).toISOString(),
+      instance_id: widest(64),
+    });
+    const bytes = Buffer.byteLength(JSON.stringify(order));
+    expect(bytes).toBeGreaterThan(MAX_CART_ITEMS * 600); // it really is the widest: six bytes per character of every name
+    expect(bytes).toBeLessThan(BROKER_RECORD_LIMIT / 8);
   });
 });

@@ -2,6 +2,7 @@ import type { KafkaOptions } from '@nestjs/microservices';
 import { connect } from 'node:net';
 import { Partitioners, type ISocketFactory, type KafkaConfig, type ProducerConfig } from 'kafkajs';
 import { registerCompressionCodecs } from './codecs';
+import { installUndecodableBatchGuard } from './undecodable-batches';
 
 /**
  * Sockets with Nagle's algorithm off, as Kafka's own Java client opens them (kafkajs leaves it on): a request
@@ -20,6 +21,7 @@ const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
  */
 export function kafkaClientConfig(brokers: string[], clientId: string): KafkaConfig {
   registerCompressionCodecs();
+  installUndecodableBatchGuard();
   return {
     clientId,
     brokers,

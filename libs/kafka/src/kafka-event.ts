@@ -3,6 +3,7 @@ import type { KafkaContext } from '@nestjs/microservices';
 import type { ClassConstructor } from 'class-transformer';
 import { parseContract } from '@app/contracts';
 import { PoisonMessageError } from './consume/failure-policy';
+import { describeUndecodableBatch, undecodableBatchOf } from './undecodable-batches';
 
 /** Where a consumed record came from. */
 export interface RecordSource {
@@ -39,9 +40,13 @@ export function decodeRecordValue<T extends object>(contract: ClassConstructor<T
  * `@KafkaEvent(Contract)`: the handler's parameter, decoded from the record's bytes and validated.
  * Throws inside the handler's interceptor chain, so the dead-letter interceptor sees every failure.
  */
-export const KafkaEvent = createParamDecorator((contract: ClassConstructor<object>, context: ExecutionContext) =>
-  decodeRecordValue(contract, context.switchToRpc().getContext<KafkaContext>().getMessage().value),
-);
+export const KafkaEvent = createParamDecorator((contract: ClassConstructor<object>, context: ExecutionContext) => {
+  const message = context.switchToRpc().getContext<KafkaContext>().getMessage();
+  // A batch kafkajs could not decode reaches the handler as one stand-in record (see undecodable-batches).
+  const undecodable = undecodableBatchOf(message);
+  if (undecodable) throw new PoisonMessageError(describeUndecodableBatch(undecodable));
+  return decodeRecordValue(contract, message.value);
+});
 
 function decodeKey(key: unknown): string | null {
   if (key === null || key === undefined) return null;

@@ -10,6 +10,7 @@ import { RecordScope, runInRecordScope } from './consume/record-scope';
 import { describeError, parsePartitionKey, partitionKey as keyOf } from './consume/topic-partition';
 import { dispatchInLanes, firstFailure, laneOf, type ProcessingOrder } from './consume/processing-order';
 import type { KafkaServerOptions } from './kafka-config';
+import { copyUndecodableMark } from './undecodable-batches';
 
 export interface ConsumeOptions {
   /** See ProcessingOrder: `partition` with the course's slow step (PROCESSING_DELAY_MS), `key` otherwise. */
@@ -71,7 +72,7 @@ class HandlerFailed extends Error {
  */
 class BytesAsTheyCame extends KafkaParser {
   override parse<T = KafkaMessage>(data: KafkaMessage): T {
-    return { ...data, headers: { ...data.headers } } as T;
+    return copyUndecodableMark(data, { ...data, headers: { ...data.headers } }) as T;
   }
 }
 
