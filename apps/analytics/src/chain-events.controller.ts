@@ -4,6 +4,8 @@ import {
   EmailSentEvent,
   OrderCreatedEvent,
   PaymentSuccessfulEvent,
+  settleEmail,
+  settleOrder,
   settlePayment,
   TOPICS,
 } from '@app/contracts';
@@ -28,7 +30,9 @@ export class ChainEventsController {
   }
 
   @EventPattern(TOPICS.orderCreated)
-  async onOrder(@KafkaEvent(OrderCreatedEvent) order: OrderCreatedEvent) {
+  async onOrder(@KafkaEvent(OrderCreatedEvent) event: OrderCreatedEvent, @Ctx() ctx: KafkaContext) {
+    const source = recordSource(ctx);
+    const order = settleOrder(event, recordId(source), source.timestamp);
     await this.analytics.record({
       topic: TOPICS.orderCreated,
       event_id: order.order_id,
@@ -38,7 +42,9 @@ export class ChainEventsController {
   }
 
   @EventPattern(TOPICS.emailSent)
-  async onEmail(@KafkaEvent(EmailSentEvent) email: EmailSentEvent) {
+  async onEmail(@KafkaEvent(EmailSentEvent) event: EmailSentEvent, @Ctx() ctx: KafkaContext) {
+    const source = recordSource(ctx);
+    const email = settleEmail(event, recordId(source), source.timestamp);
     await this.analytics.record({ topic: TOPICS.emailSent, event_id: email.email_id, user_id: email.user_id });
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TOPICS, type EmailSentEvent, type OrderCreatedEvent } from '@app/contracts';
+import { TOPICS, type EmailSentEvent, type SettledOrder } from '@app/contracts';
 import { EventPublisher } from '@app/kafka';
 import { EmailsRepository, type Email } from './emails.repository';
 import { Mailer } from './mailer';
@@ -16,7 +16,7 @@ export class EmailsService {
    * Records, sends, marks sent, announces. A redelivery finds the record: a sent email is only announced
    * again; a pending one (the process died mid-send) is sent again, as at-least-once delivery must.
    */
-  async confirmOrder(order: OrderCreatedEvent): Promise<Email> {
+  async confirmOrder(order: SettledOrder): Promise<Email> {
     let email = await this.emails.insertOnce(composeConfirmation(order));
     if (email.status !== 'sent') {
       const receipt = await this.mailer.send({ to: email.email_to, subject: email.subject, text: email.body });
@@ -37,7 +37,7 @@ export class EmailsService {
 }
 
 /** The shop knows customers by id only; their address follows the course's convention. */
-export function composeConfirmation(order: OrderCreatedEvent) {
+export function composeConfirmation(order: SettledOrder) {
   const lines = order.items.map((item) => `  ${item.quantity} x ${item.name} at ${item.price.toFixed(2)}`);
   return {
     order_id: order.order_id,

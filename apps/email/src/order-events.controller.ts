@@ -1,7 +1,7 @@
 import { Controller } from '@nestjs/common';
-import { EventPattern } from '@nestjs/microservices';
-import { OrderCreatedEvent, TOPICS } from '@app/contracts';
-import { KafkaEvent } from '@app/kafka';
+import { Ctx, EventPattern, KafkaContext } from '@nestjs/microservices';
+import { OrderCreatedEvent, settleOrder, TOPICS } from '@app/contracts';
+import { KafkaEvent, recordId, recordSource } from '@app/kafka';
 import { EmailsService } from './emails.service';
 
 @Controller()
@@ -9,7 +9,8 @@ export class OrderEventsController {
   constructor(private readonly emails: EmailsService) {}
 
   @EventPattern(TOPICS.orderCreated)
-  async onOrderCreated(@KafkaEvent(OrderCreatedEvent) order: OrderCreatedEvent): Promise<void> {
-    await this.emails.confirmOrder(order);
+  async onOrderCreated(@KafkaEvent(OrderCreatedEvent) event: OrderCreatedEvent, @Ctx() ctx: KafkaContext): Promise<void> {
+    const source = recordSource(ctx);
+    await this.emails.confirmOrder(settleOrder(event, recordId(source), source.timestamp));
   }
 }

@@ -1,5 +1,7 @@
 import { cartTotal, MAX_PRICE, MAX_QUANTITY } from './cart-item.dto';
-import { OrderCreatedEvent } from './order-created.event';
+import { derivedUuid } from './derived-id';
+import { EmailSentEvent, settleEmail } from './email-sent.event';
+import { OrderCreatedEvent, settleOrder } from './order-created.event';
 import { MAX_CART_ITEMS, MAX_USER_ID, PaymentRequestDto } from './payment-request.dto';
 import { PaymentSuccessfulEvent, settlePayment } from './payment-successful.event';
 import { ContractViolation, parseContract } from './validation';
@@ -74,5 +76,49 @@ describe('the size of what the chain writes', () => {
     const bytes = Buffer.byteLength(JSON.stringify(order));
     expect(bytes).toBeGreaterThan(MAX_CART_ITEMS * 600); // it really is the widest: six bytes per character of every name
     expect(bytes).toBeLessThan(BROKER_RECORD_LIMIT / 8);
+  });
+});
+
+describe("the course services' smaller events", () => {
+  const recordId = 'order-created:2:41@1764000000000';
+
+  it('derive a name-based UUID (RFC 9562 version 5): the standard example, and one id per record', () => {
+    const dns = Buffer.from('6ba7b8109dad11d180b400c04fd430c8', 'hex');
+    expect(derivedUuid('www.example.com', dns)).toBe('2ed6657d-e927-568b-95e1-2665a8aea6a2');
+    expect(derivedUuid(`order:${recordId}`)).toBe(derivedUuid(`order:${recordId}`));
+    expect(derivedUuid(`order:${recordId}`)).not.toBe(derivedUuid('order:order-created:2:41@1764000000001'));
+  });
+
+  it("settle an order of the course's shape from its record, and keep the project's own ids", () => {
+    const course = parseContract(OrderCreatedEvent, { order_id: 1, user_id: 5, items: [{ name: 'PS5', price: 499.99 }, { name: 'Pad', price: 69.5, quantity: 2 }], status: 'confirmed' });
+    expect(settleOrder(course, recordId, '1764000000000')).toMatchObject({
+      order_id: derivedUuid(`order:${recordId}`),
+      payment_id: recordId,
+      total: 638.99,
+      created_at: '2025-11-24T16:00:00.000Z',
+      instance_id: 'unknown',
+    });
+    const own = parseContract(OrderCreatedEvent, {
+      order_id: '6f1c1d3e-2b7a-4c1e-9d59-1f0a8b9c2d3e', payment_id: 'p-1', user_id: 5, items: [{ name: 'PS5', price: 10 }],
+      total: 10, status: 'confirmed', created_at: '2026-01-01T00:00:00.000Z', instance_id: '2',
+    });
+    expect(settleOrder(own, recordId, '1764000000000')).toMatchObject({ order_id: '6f1c1d3e-2b7a-4c1e-9d59-1f0a8b9c2d3e', payment_id: 'p-1', created_at: '2026-01-01T00:00:00.000Z', instance_id: '2' });
+  });
+
+  it('refuse an order id that is neither a UUID nor a positive integer, and a total that contradicts the items', () => {
+    for (const order_id of ['12', 'abc', 0, 1.5, -3]) {
+      expect(violationFields(OrderCreatedEvent, { order_id, user_id: 5, items: [{ name: 'PS5', price: 1 }], status: 'confirmed' })).toEqual(['order_id']);
+    }
+    const contradicting = parseContract(OrderCreatedEvent, { order_id: 3, user_id: 5, items: [{ name: 'PS5', price: 1 }], total: 2, status: 'confirmed' });
+    expect(() => settleOrder(contradicting, recordId, '0')).toThrow(ContractViolation);
+  });
+
+  it("settle an email of the course's shape with an id derived from its record", () => {
+    const course = parseContract(EmailSentEvent, { user_id: 5, order_id: 1, email_to: 'user_5@example.com', subject: 'Confirmation de commande #1', status: 'sent' });
+    expect(settleEmail(course, 'email-sent:0:3@1764000000000', '1764000000000')).toMatchObject({
+      email_id: derivedUuid('email:email-sent:0:3@1764000000000'),
+      order_id: 1,
+      sent_at: '2025-11-24T16:00:00.000Z',
+    });
   });
 });

@@ -1,11 +1,18 @@
-import { IsEmail, IsIn, IsInt, IsISO8601, IsString, IsUUID, Length, Min } from 'class-validator';
+import { IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Length, Min } from 'class-validator';
+import { derivedUuid, writtenAt } from './derived-id';
+import { IsEventId } from './event-id';
 
+/**
+ * `email-sent`. The course's email service writes it without `email_id` and `sent_at`, with its order's integer
+ * `order_id`, and without a key: consumers derive what it leaves out (see settleEmail).
+ */
 export class EmailSentEvent {
+  @IsOptional()
   @IsUUID()
-  email_id!: string;
+  email_id?: string;
 
-  @IsUUID()
-  order_id!: string;
+  @IsEventId()
+  order_id!: string | number;
 
   @IsInt()
   @Min(1)
@@ -21,6 +28,18 @@ export class EmailSentEvent {
   @IsIn(['sent'])
   status!: 'sent';
 
+  @IsOptional()
   @IsISO8601()
-  sent_at!: string;
+  sent_at?: string;
+}
+
+/** An email event with its id and time settled. */
+export interface SettledEmail extends EmailSentEvent {
+  email_id: string;
+  sent_at: string;
+}
+
+/** The id derived from the record when the event has none (a redelivery maps to the same), the time it was written. */
+export function settleEmail(event: EmailSentEvent, recordId: string, timestamp: string): SettledEmail {
+  return Object.assign(event, { email_id: event.email_id ?? derivedUuid(`email:${recordId}`), sent_at: event.sent_at ?? writtenAt(timestamp) });
 }

@@ -7,3 +7,5 @@ export * from './payment-successful.event';
 export * from './order-created.event';
 export * from './email-sent.event';
 export * from './dead-letter.record';
+export * from './derived-id';
+export * from './event-id';

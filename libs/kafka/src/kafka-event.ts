@@ -11,16 +11,21 @@ export interface RecordSource {
   partition: number;
   offset: string;
   key: string | null;
+  /** The record's Kafka timestamp, epoch milliseconds. */
+  timestamp: string;
 }
 
 export function recordSource(ctx: KafkaContext): RecordSource {
   const message = ctx.getMessage();
-  return { topic: ctx.getTopic(), partition: ctx.getPartition(), offset: message.offset, key: decodeKey(message.key) };
+  return { topic: ctx.getTopic(), partition: ctx.getPartition(), offset: message.offset, key: decodeKey(message.key), timestamp: message.timestamp };
 }
 
-/** A stable id for a record that carries none: a redelivery of the same record gets the same id. */
+/**
+ * A stable id for a record that carries none: a redelivery of the same record gets the same id. The timestamp
+ * keeps it unique when a topic is deleted and created again (its offsets start over) while the database is kept.
+ */
 export function recordId(source: RecordSource): string {
-  return `${source.topic}:${source.partition}:${source.offset}`;
+  return `${source.topic}:${source.partition}:${source.offset}@${source.timestamp}`;
 }
 
 /** Decodes a record's raw value (kept binary by the server options) into a validated contract instance. */
