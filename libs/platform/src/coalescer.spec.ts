@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Coalescer } from './coalescer';
 
 class BadItem extends Error {}
@@ -63,5 +64,16 @@ describe('Coalescer', () => {
   it('rejects every caller when a run returns the wrong number of results', async () => {
     const coalescer = new Coalescer(async () => [1], { maxBatch: 100 });
     await expect(Promise.all([coalescer.submit('a'), coalescer.submit('b')])).rejects.toThrow('a run of 2 items returned 1 results');
+  });
+
+  it("runs outside the first caller's async context, which it would otherwise see and keep alive", async () => {
+    const storage = new AsyncLocalStorage<string>();
+    const seen: Array<string | undefined> = [];
+    const coalescer = new Coalescer(async (items: string[]) => {
+      seen.push(storage.getStore());
+      return items;
+    }, { maxBatch: 100 });
+    await Promise.all(['first', 'second'].map((record) => storage.run(record, () => coalescer.submit(record))));
+    expect(seen).toEqual([undefined]);
   });
 });

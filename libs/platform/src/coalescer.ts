@@ -1,3 +1,5 @@
+import { AsyncResource } from 'node:async_hooks';
+
 interface Pending<In, Out> {
   item: In;
   resolve: (value: Out) => void;
@@ -25,18 +27,25 @@ export interface CoalescerOptions {
 export class Coalescer<In, Out> {
   private waiting: Pending<In, Out>[] = [];
   private scheduled = false;
+  /**
+   * Runs in the async context the coalescer was made in, not in that of whichever caller came first: a run
+   * serves many callers, and must neither see the first one's AsyncLocalStorage (a record's scope) nor keep it.
+   */
+  private readonly drainLater: () => void;
 
   constructor(
     private readonly run: (items: In[]) => Promise<Out[]>,
     private readonly options: CoalescerOptions,
-  ) {}
+  ) {
+    this.drainLater = AsyncResource.bind(() => void this.drain());
+  }
 
   submit(item: In): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.waiting.push({ item, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => void this.drain());
+        setImmediate(this.drainLater);
       }
     });
   }
