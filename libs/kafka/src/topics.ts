@@ -4,11 +4,18 @@ import { DLQ_MAX_MESSAGE_BYTES } from './dead-letter';
 
 export const DLQ_PARTITIONS = 1;
 
+/**
+ * Where `npm run dlq -- replay` records each letter it sent back, keyed `<dlq topic>:<partition>:<offset>`, in
+ * the transaction that sends it: compacted, so it keeps one record per letter however often it is read.
+ */
+export const DLQ_REPLAYS_TOPIC = 'dlq-replays';
+
 /** Every topic of the chain with the partitions it should have. */
 export function topicPlan(partitions: number): ITopicConfig[] {
   return [
     ...Object.values(TOPICS).map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
     ...Object.values(DLQ_TOPICS).map((topic) => ({ topic, numPartitions: DLQ_PARTITIONS, replicationFactor: 1, configEntries: DLQ_CONFIG })),
+    { topic: DLQ_REPLAYS_TOPIC, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
   ];
 }
 
