@@ -4,6 +4,7 @@ import { Partitioners } from 'kafkajs';
 import { TOPICS } from '@app/contracts';
 import { toolKafka } from './lib/broker';
 import { poisonPills } from './lib/poison';
+import { readCurl } from './lib/read-token';
 
 /**
  * `npm run poison`: writes the poison-pill set to payment-successful, then one good payment behind it on the
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
     const first = BigInt(sent.baseOffset ?? '0');
     pills.forEach((pill, i) => console.log(`poison  ${TOPICS.paymentSuccessful}[${sent.partition}]@${first + BigInt(i)}  ${pill.why}`));
     console.log(`good    ${TOPICS.paymentSuccessful}[${sent.partition}]@${first + BigInt(pills.length)}  payment ${good.payment_id}`);
-    console.log(`Expect ${pills.length} dead letters per consumer group in dlq-payment (npm run dlq), and an order for user ${userId} (curl 'localhost:8001/orders?user_id=${userId}').`);
+    console.log(`Expect ${pills.length} dead letters per consumer group in dlq-payment (npm run dlq), and an order for user ${userId} (${readCurl(`localhost:8001/orders?user_id=${userId}`)}).`);
   } finally {
     await producer.disconnect();
   }

@@ -1,8 +1,10 @@
 import { describeShortTopic, ensureTopics } from '@app/kafka';
+import { Secrets } from '@app/platform/config/secrets';
 import { brokersFromEnv, startLocalBroker, stopLocalBroker, toolKafka } from './lib/broker';
 import { buildServices } from './lib/build';
 import { prefixedSink } from './lib/log-prefix';
 import { databaseUrlFromEnv, requirePostgres } from './lib/postgres';
+import { readCurl } from './lib/read-token';
 import { chainSpecs, startServices, stopServices, type ServiceProcess } from './lib/services';
 
 /**
@@ -12,6 +14,8 @@ import { chainSpecs, startServices, stopServices, type ServiceProcess } from './
  */
 async function main(): Promise<void> {
   const began = Date.now();
+  // The services blank their own secrets; this catches what a crashing one printed past its logger.
+  const secrets = Secrets.of(process.env);
   await requirePostgres(databaseUrlFromEnv());
   const broker = await startLocalBroker();
   const brokers = brokersFromEnv();
@@ -34,9 +38,10 @@ async function main(): Promise<void> {
     await createTopics(brokers);
     buildServices();
     const specs = chainSpecs();
-    services = await startServices(specs, process.env, prefixedSink(specs.map((s) => s.label)));
+    const print = prefixedSink(specs.map((s) => s.label));
+    services = await startServices(specs, process.env, (label, line) => print(label, secrets.redact(line)));
   } catch (error) {
-    console.error(`[start] ${(error as Error).message}`);
+    console.error(`[start] ${secrets.redact((error as Error).message)}`);
     await shutdown(1);
     return;
   }
@@ -49,7 +54,7 @@ async function main(): Promise<void> {
     [
       `[start] chain healthy in ${((Date.now() - began) / 1000).toFixed(1)} s. Try:`,
       `  curl -X POST localhost:8000/payment -H 'Content-Type: application/json' -d '{"user_id": 42, "cart": [{"name": "MacBook", "price": 1999, "quantity": 1}]}'`,
-      '  curl localhost:8001/orders   curl localhost:8002/emails   curl localhost:8003/analytics',
+      ['localhost:8001/orders', 'localhost:8002/emails', 'localhost:8003/analytics'].map((url) => `  ${readCurl(url)}`).join('\n'),
       '[start] Ctrl+C stops everything this command started.',
     ].join('\n'),
   );

@@ -1,10 +1,9 @@
 import { CONSUMER_GROUPS, GROUP_TOPICS, TOPICS } from '@app/contracts';
-import request from 'supertest';
 import { describeLag, totalLag } from '@app/kafka';
 import { ServiceProcess, type ServiceSpec } from '../scripts/lib/services';
 import { waitFor } from '../scripts/lib/wait';
 import { TEST_PORT_OFFSET, testServiceEnv, urlOf } from './support/environment';
-import { freshUserId, joinedGroup, statistics } from './support/http';
+import { freshUserId, joinedGroup, reader, statistics } from './support/http';
 import { chainQuiet, connectedProducer, withAdmin } from './support/kafka';
 
 const BURST = 1000;
@@ -49,7 +48,7 @@ describe('analytics across a crash and restart', () => {
     await withAdmin((admin) =>
       waitFor(async () => totalLag(await describeLag(admin, analyticsOnly)) === 0, { timeoutMs: 60_000, what: 'analytics to drain the burst' }),
     );
-    const after = (await request(extra.url).get('/analytics').expect(200)).body;
+    const after = (await reader(extra.url).get('/analytics').expect(200)).body;
     expect(after.total_payments - before.total_payments).toBe(BURST);
     expect(after.revenue - before.revenue).toBeCloseTo(BURST * 249, 2);
     expect(after.unique_users - before.unique_users).toBe(BURST);

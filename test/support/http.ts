@@ -1,12 +1,16 @@
 import { randomInt } from 'node:crypto';
 import request from 'supertest';
+import { readTokenHeaders } from '../../scripts/lib/read-token';
 import { waitFor } from '../../scripts/lib/wait';
 import { urlOf } from './environment';
 
+/** Requests to a service's read endpoints, with the bearer token when READ_TOKEN is set for the run. */
+export const reader = (url: string) => request.agent(url).set(readTokenHeaders());
+
 export const payment = () => request(urlOf('payment'));
-export const orders = (instance: 1 | 2 | 3 = 1) => request(urlOf(`order-${instance}`));
-export const emails = () => request(urlOf('email'));
-export const analytics = () => request(urlOf('analytics'));
+export const orders = (instance: 1 | 2 | 3 = 1) => reader(urlOf(`order-${instance}`));
+export const emails = () => reader(urlOf('email'));
+export const analytics = () => reader(urlOf('analytics'));
 
 /** A user id no other test (or earlier run) uses, so each test reads only its own orders and emails. */
 export function freshUserId(): number {

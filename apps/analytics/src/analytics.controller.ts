@@ -1,8 +1,11 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, UseGuards } from '@nestjs/common';
 import { TOPICS } from '@app/contracts';
+import { ReadTokenGuard } from '@app/platform';
 import { AnalyticsRepository, type Statistics } from './analytics.repository';
 
+/** Revenue, users and top products: behind READ_TOKEN when it is set. */
 @Controller('analytics')
+@UseGuards(ReadTokenGuard)
 export class AnalyticsController {
   constructor(private readonly analytics: AnalyticsRepository) {}
 

@@ -1,8 +1,10 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import { UserPageQuery, type Page } from '@app/platform';
+import { Controller, Get, Query, UseGuards } from '@nestjs/common';
+import { ReadTokenGuard, UserPageQuery, type Page } from '@app/platform';
 import { EmailsRepository, type Email } from './emails.repository';
 
+/** The confirmations sent, with their addresses: customers' data, behind READ_TOKEN when it is set. */
 @Controller('emails')
+@UseGuards(ReadTokenGuard)
 export class EmailsController {
   constructor(private readonly emails: EmailsRepository) {}
 

@@ -1,9 +1,10 @@
-import { Controller, Get, NotFoundException, Param, ParseUUIDPipe, Query } from '@nestjs/common';
-import { UserPageQuery, type Page } from '@app/platform';
+import { Controller, Get, NotFoundException, Param, ParseUUIDPipe, Query, UseGuards } from '@nestjs/common';
+import { ReadTokenGuard, UserPageQuery, type Page } from '@app/platform';
 import { OrdersRepository, type Order } from './orders.repository';
 
-/** Every instance reads the one orders table, so any of them lists every order. */
+/** Every instance reads the one orders table, so any of them lists every order; behind READ_TOKEN when it is set. */
 @Controller('orders')
+@UseGuards(ReadTokenGuard)
 export class OrdersController {
   constructor(private readonly orders: OrdersRepository) {}
 

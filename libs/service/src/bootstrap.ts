@@ -15,6 +15,8 @@ import {
   loadEnvironment,
   METRICS,
   MetricsModule,
+  RedactingLogger,
+  Secrets,
   ServiceIdentity,
   type Environment,
 } from '@app/platform';
@@ -46,7 +48,11 @@ class HealthModule {}
  * Kafka server with the app's global interceptors (the dead-letter one) inherited.
  */
 export async function bootstrapService(definition: ServiceDefinition): Promise<NestExpressApplication> {
+  // Installed before the environment is read, so not even a configuration error prints a secret.
+  const printer = new RedactingLogger(Secrets.of(process.env));
+  Logger.overrideLogger(printer);
   const env = loadEnvironmentOrExit(definition.defaultPort);
+  printer.setLogLevels(LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(env.LOG_LEVEL) + 1));
   const identity = new ServiceIdentity(definition.name, env.INSTANCE_ID);
   const logger = new Logger(`${definition.name}#${identity.instanceId}`);
   let app: NestExpressApplication | undefined;
@@ -62,7 +68,7 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
           definition.module,
         ],
       },
-      { logger: LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(env.LOG_LEVEL) + 1) },
+      { logger: printer },
     );
     app.useBodyParser('json', { limit: BODY_LIMIT });
     app.useGlobalPipes(new HttpValidationPipe());

@@ -1,7 +1,7 @@
-import { Controller, Get, Optional } from '@nestjs/common';
+import { Controller, Get, Optional, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { KafkaHealthIndicator } from '@app/kafka';
-import { Database } from '@app/platform';
+import { Database, Secrets } from '@app/platform';
 
 /** `GET /health`: 200 when Kafka (broker and consumer) and the database answer, 503 naming what does not. */
 @Controller('health')
@@ -10,16 +10,25 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly kafka: KafkaHealthIndicator,
+    private readonly secrets: Secrets,
     @Optional() private readonly database?: Database,
   ) {}
 
+  /** Details quote the errors of libraries (pg, kafkajs): their secrets are blanked out, up or down. */
   @Get()
   @HealthCheck()
-  check() {
-    return this.health.check([
-      () => this.kafka.check(),
-      ...(this.database ? [() => this.checkDatabase(this.database as Database)] : []),
-    ]);
+  async check() {
+    try {
+      return this.secrets.redactDeep(
+        await this.health.check([
+          () => this.kafka.check(),
+          ...(this.database ? [() => this.checkDatabase(this.database as Database)] : []),
+        ]),
+      );
+    } catch (error) {
+      if (error instanceof ServiceUnavailableException) throw new ServiceUnavailableException(this.secrets.redactDeep(error.getResponse()));
+      throw error;
+    }
   }
 
   private async checkDatabase(database: Database) {

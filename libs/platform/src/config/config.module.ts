@@ -1,7 +1,8 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { Environment, ServiceIdentity } from './environment';
+import { Secrets } from './secrets';
 
-/** Makes the environment validated at boot, and the service's identity, injectable everywhere in a service. */
+/** Makes the environment validated at boot, its secrets and the service's identity injectable everywhere in a service. */
 @Global()
 @Module({})
 export class EnvironmentModule {
@@ -11,8 +12,9 @@ export class EnvironmentModule {
       providers: [
         { provide: Environment, useValue: env },
         { provide: ServiceIdentity, useValue: identity },
+        { provide: Secrets, useValue: Secrets.of(env) },
       ],
-      exports: [Environment, ServiceIdentity],
+      exports: [Environment, ServiceIdentity, Secrets],
     };
   }
 }

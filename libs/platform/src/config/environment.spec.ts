@@ -31,4 +31,17 @@ describe('loadEnvironment', () => {
   it('treats an empty variable as unset', () => {
     expect(loadEnvironment({ INSTANCE_ID: '' }, { PORT: 1 }).INSTANCE_ID).toBe('1');
   });
+
+  it('never shows a password or the read token in its message', () => {
+    const message = problems({ DATABASE_URL: 'mysql://shop:db-s3cr3t@db.example/x', SMTP_URL: 'http://mailer:smtp-s3cr3t@mail.example', READ_TOKEN: 'short secret' });
+    expect(message).toContain('DATABASE_URL must be a postgres:// URL (got "mysql://shop:***@db.example/x")');
+    expect(message).toMatch(/SMTP_URL .*"http:\/\/mailer:\*\*\*@mail\.example\/?"/);
+    expect(message).toContain('READ_TOKEN must be at least 16 printable characters, without spaces (got 12 characters)');
+    for (const secret of ['db-s3cr3t', 'smtp-s3cr3t', 'short secret']) expect(message).not.toContain(secret);
+  });
+
+  it('takes a read token of 16 printable characters or more', () => {
+    expect(loadEnvironment({ READ_TOKEN: 'abcdefghijklmnop' }, { PORT: 1 }).READ_TOKEN).toBe('abcdefghijklmnop');
+    expect(loadEnvironment({}, { PORT: 1 }).READ_TOKEN).toBeUndefined();
+  });
 });

@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { plainToInstance, Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
 import { flattenValidationErrors } from '@app/contracts';
+import { redactUrl } from './secrets';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/blackfriday';
 const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
@@ -65,6 +66,14 @@ export class Environment {
   @IsUrl({ protocols: ['smtp', 'smtps'], require_tld: false, require_protocol: true })
   SMTP_URL?: string;
 
+  /**
+   * Set, the read endpoints (customers' orders, emails, statistics) require `Authorization: Bearer <token>`;
+   * unset, they are open, for local use.
+   */
+  @IsOptional()
+  @Matches(/^[\x21-\x7e]{16,}$/, { message: 'READ_TOKEN must be at least 16 printable characters, without spaces' })
+  READ_TOKEN?: string;
+
   @IsIn(LOG_LEVELS)
   LOG_LEVEL: (typeof LOG_LEVELS)[number] = 'log';
 
@@ -89,11 +98,19 @@ export function loadEnvironment(raw: Record<string, unknown>, defaults: Partial<
   if (errors.length > 0) {
     throw new ConfigurationError(
       flattenValidationErrors(errors).map(
-        ({ field, messages }) => `${messages.join(', ')} (got ${JSON.stringify(raw[field] ?? null)})`,
+        ({ field, messages }) => `${messages.join(', ')} (got ${shown(field, raw[field])})`,
       ),
     );
   }
   return env;
+}
+
+/** A bad value as the configuration error shows it: a URL without its password, never the read token. */
+function shown(field: string, value: unknown): string {
+  if (value === undefined || value === null) return 'null';
+  if (field === 'READ_TOKEN') return `${String(value).length} characters`;
+  if (field === 'DATABASE_URL' || field === 'SMTP_URL') return JSON.stringify(redactUrl(String(value)));
+  return JSON.stringify(value);
 }
 
 /** Which service and instance this process is; fixed by its main.ts, not by the environment. */

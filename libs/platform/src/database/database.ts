@@ -2,7 +2,8 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Client, DatabaseError, Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { RecordFault } from '@app/contracts';
 import { runner } from 'node-pg-migrate';
-import { isConnectionRefused, postgresUnavailableMessage, safeUrl } from './postgres-help';
+import { redactUrl } from '../config/secrets';
+import { isConnectionRefused, postgresUnavailableMessage } from './postgres-help';
 
 export interface DatabaseOptions {
   url: string;
@@ -182,7 +183,7 @@ async function ensureDatabaseExists(url: string): Promise<void> {
     const admin = await connect(target.toString());
     try {
       await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
-      new Logger(Database.name).log(`created database ${safeUrl(url)}`);
+      new Logger(Database.name).log(`created database ${redactUrl(url)}`);
     } catch (createError) {
       // Another service created it at the same moment.
       if (!['42P04', '23505'].includes((createError as { code?: string }).code ?? '')) throw createError;

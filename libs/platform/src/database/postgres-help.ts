@@ -1,6 +1,8 @@
+import { redactUrl } from '../config/secrets';
+
 /** The one message that says how to get a PostgreSQL server, for services and scripts alike. */
 export function postgresUnavailableMessage(databaseUrl: string, cause: string): string {
-  const where = safeUrl(databaseUrl);
+  const where = redactUrl(databaseUrl);
   return [
     `PostgreSQL does not answer at ${where} (${cause}).`,
     'Start one, then try again:',
@@ -8,17 +10,6 @@ export function postgresUnavailableMessage(databaseUrl: string, cause: string): 
     '  - on this host:  pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start',
     '  - or point DATABASE_URL at a server you have.',
   ].join('\n');
-}
-
-/** The URL without its password, fit for logs. */
-export function safeUrl(databaseUrl: string): string {
-  try {
-    const url = new URL(databaseUrl);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return '(unparseable DATABASE_URL)';
-  }
 }
 
 const CONNECTION_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'ECONNRESET']);
