@@ -29,6 +29,7 @@ describe('foldReason', () => {
     expect(foldReason('error: relation "orders.orders" does not exist')).toBe('error: relation "orders.orders" does not exist');
     expect(foldReason('DataRejected: (SQLSTATE 22P02): invalid input syntax for type json')).toBe('DataRejected: (SQLSTATE 22P02): invalid input syntax for type json');
     expect(foldReason("the batch's bytes are kept")).toBe("the batch's bytes are kept");
+    expect(foldReason('cart.0.name must not contain the NUL character (\\u0000)')).toBe('cart.#.name must not contain the NUL character (\\u0000)');
     expect(foldReason('user_id is required')).not.toBe(foldReason('amount is required'));
   });
 });

@@ -67,8 +67,8 @@ export function foldReason(error: string): string {
     .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<uuid>')
     .replace(/\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?/g, '<time>')
     .replace(/\b(0x[0-9a-f]+|(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{12,})\b/gi, '<hex>')
-    // A SQLSTATE names the kind of failure (22P02): it stays.
-    .replace(/(?<!SQLSTATE [0-9A-Z]{0,4})\d+(\.\d+)?/g, '#')
+    // A SQLSTATE names the kind of failure (22P02), an escape the character refused (\u0000): they stay.
+    .replace(/(?<!SQLSTATE [0-9A-Z]{0,4}|\\u[0-9a-fA-F]{0,3})\d+(\.\d+)?/g, '#')
     .replace(/\s+/g, ' ')
     .trim();
 }
