@@ -117,7 +117,16 @@ describe('no password from DATABASE_URL or SMTP_URL is ever printed', () => {
       await joinedGroup(email.url, 3);
 
       const userId = freshUserId();
-      const order = { order_id: randomUUID(), payment_id: `secrets-${randomUUID()}`, user_id: userId, items: [{ name: 'Kindle', price: 99, quantity: 1 }], total: 99, status: 'confirmed', created_at: new Date().toISOString(), instance_id: 'e2e' };
+      const order = {
+        order_id: randomUUID(),
+        payment_id: `secrets-${randomUUID()}`,
+        user_id: userId,
+        items: [{ name: 'Kindle', price: 99, quantity: 1 }],
+        total: 99,
+        status: 'confirmed',
+        created_at: new Date().toISOString(),
+        instance_id: 'e2e',
+      };
       const producer = await connectedProducer();
       try {
         await producer.send({ topic: TOPICS.orderCreated, messages: [{ key: String(userId), value: JSON.stringify(order) }] });
