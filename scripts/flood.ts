@@ -14,7 +14,7 @@ import { RateLimiter } from './lib/rate-limiter';
  */
 
 export interface FloodResult {
-  /** Payments the broker acknowledged (kafka) or the payment service answered 201 to (http). */
+  /** Payments the broker acknowledged (kafka) or the payment service answered 200 to (http). */
   sent: number;
   /** Payments not acknowledged; of a failed batch, some may still have been written (kafka retries nothing). */
   failed: number;
@@ -147,7 +147,7 @@ export async function floodHttp(options: FloodHttpOptions): Promise<FloodResult>
         });
         // Read to the end either way: an unread body keeps its connection from being reused.
         const body = await response.text();
-        if (response.status === 201) tally.succeeded(1);
+        if (response.status === 200) tally.succeeded(1);
         else tally.failedWith(1, `HTTP ${response.status}: ${body.slice(0, 200)}`);
       } catch (error) {
         tally.failedWith(1, describeFetchError(error));

@@ -8,6 +8,7 @@ import { toolKafka } from '../scripts/lib/broker';
 import { recreateDatabase } from '../scripts/lib/postgres';
 import { REPO_ROOT, ServiceProcess, startServices, stopServices, type ServiceSpec } from '../scripts/lib/services';
 import { waitFor } from '../scripts/lib/wait';
+import { queryTestDatabase } from './support/database';
 import { TEST_PORT_OFFSET, testDatabaseUrl, testServiceEnv } from './support/environment';
 import { expectExactlyOnce, ordersMade, sendBurst, settleAndCount } from './support/exactly-once';
 import { readTopics } from './support/topic-reader';
@@ -37,20 +38,23 @@ afterAll(() => {
 });
 
 describe('POST /payment while the broker is down', () => {
-  let payment: ServiceProcess | undefined;
+  let payment: ServiceProcess;
   const body = { user_id: 42, cart: [{ name: 'MacBook', price: 1999, quantity: 1 }] };
+
+  beforeAll(async () => {
+    payment = ServiceProcess.start(
+      { service: 'payment', label: 'payment-outage', port: 8040 + TEST_PORT_OFFSET, env: { KAFKA_BROKERS: OUTAGE_BROKER } },
+      testServiceEnv(),
+    );
+    await payment.waitHealthy();
+  });
 
   afterAll(async () => {
     await payment?.stop();
   });
 
   it('answers 503 and publishes nothing, then accepts payments again once the broker is back', async () => {
-    payment = ServiceProcess.start(
-      { service: 'payment', label: 'payment-outage', port: 8040 + TEST_PORT_OFFSET, env: { KAFKA_BROKERS: OUTAGE_BROKER } },
-      testServiceEnv(),
-    );
-    await payment.waitHealthy();
-    const before = await request(payment.url).post('/payment').send(body).expect(201);
+    const before = await request(payment.url).post('/payment').send(body).expect(200);
 
     kafkaCli('down');
     const refused = await request(payment.url).post('/payment').send(body).expect(503);
@@ -59,9 +63,29 @@ describe('POST /payment while the broker is down', () => {
     await request(payment.url).get('/health').expect(503);
 
     kafkaCli('up');
-    const after = await request(payment.url).post('/payment').send(body).expect(201);
+    const after = await request(payment.url).post('/payment').send(body).expect(200);
     // Exactly the two acknowledged payments are on the topic: the refused one was not left behind to go out later.
     expect((await paymentIdsOnTopic()).sort()).toEqual([before.body.payment_id, after.body.payment_id].sort());
+  });
+
+  it('publishes a keyed payment refused with 503 when it is retried, with the payment id its key was given, and then no more', async () => {
+    const key = `outage-${randomUUID()}`;
+    const keyed = { user_id: 43, cart: [{ name: 'iMac', price: 1499, quantity: 1 }] };
+    const send = () => request(payment.url).post('/payment').set('Idempotency-Key', key).send(keyed);
+
+    kafkaCli('down');
+    await send().expect(503);
+    const [held] = await queryTestDatabase<{ payment_id: string; published_at: Date | null }>(
+      'SELECT payment_id, published_at FROM payment.idempotency_keys WHERE key = $1',
+      [key],
+    );
+    expect(held).toEqual({ payment_id: expect.any(String), published_at: null });
+
+    kafkaCli('up');
+    expect((await send().expect(200)).body.payment_id).toBe(held.payment_id);
+    // The broker acknowledged it this time: one more retry is answered the same, and publishes nothing.
+    expect((await send().expect(200)).body.payment_id).toBe(held.payment_id);
+    expect((await paymentIdsOnTopic()).filter((id) => id === held.payment_id)).toEqual([held.payment_id]);
   });
 });
 

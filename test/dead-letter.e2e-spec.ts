@@ -25,6 +25,25 @@ describe('poison messages', () => {
     await producer.disconnect();
   });
 
+  it.each([
+    ['a NUL character', 'TV\u0000', 'cart.0.name must not contain the NUL character (\\u0000)'],
+    ['a lone surrogate', 'TV \ud800', 'cart.0.name must not contain half of a UTF-16 surrogate pair (such as \\ud800)'],
+  ])('dead-letters a payment whose name holds %s at once as a contract violation (the HTTP edge refuses it too), not retried and not refused by the database', async (_, name, reason) => {
+    const userId = freshUserId();
+    const event = { payment_id: `bad-text-${randomUUID()}`, user_id: userId, cart: [{ name, price: 5, quantity: 1 }], amount: 5, timestamp: Math.floor(Date.now() / 1000) };
+    await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key: String(userId), value: JSON.stringify(event) }] });
+
+    const groups = [CONSUMER_GROUPS.order, CONSUMER_GROUPS.analytics];
+    const letters = await dlq.waitFor((l) => l.original_key === String(userId), groups.length, `the dead letters of user ${userId}, one per group`, CHAIN_DEADLINE_MS);
+    expect(letters.map((l) => l.group).sort()).toEqual([...groups].sort());
+    for (const letter of letters) {
+      expect(letter.error).toBe(`ContractViolation: PaymentSuccessfulEvent is invalid: ${reason}`);
+      expect(letter.retriable).toBe(false);
+    }
+    // The order group has handled the record (its letter is there): no order came of it.
+    expect(await ordersOf(userId)).toEqual([]);
+  });
+
   it('moves each kind of poison to the DLQ with its origin, and the partition keeps flowing', async () => {
     const userId = freshUserId();
     const key = String(userId);

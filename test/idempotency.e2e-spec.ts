@@ -3,6 +3,7 @@ import type { Producer } from 'kafkajs';
 import { waitFor } from '../scripts/lib/wait';
 import { CHAIN_DEADLINE_MS, emailsOf, freshUserId, ordersOf, payment, statistics, statisticsReaching } from './support/http';
 import { chainQuiet, connectedProducer } from './support/kafka';
+import { readTopics } from './support/topic-reader';
 
 describe('redelivered and minimal events', () => {
   let producer: Producer;
@@ -36,20 +37,6 @@ describe('redelivered and minimal events', () => {
     expect(settled.revenue - before.revenue).toBeCloseTo(1198, 2);
   });
 
-  it('turns POST /payment retried with the same Idempotency-Key into one order', async () => {
-    const userId = freshUserId();
-    const key = `retry-${userId}`;
-    const body = { user_id: userId, cart: [{ name: 'Nintendo Switch', price: 299 }] };
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const accepted = await payment().post('/payment').set('Idempotency-Key', key).send(body).expect(201);
-      expect(accepted.body.payment_id).toBe(key);
-    }
-    await waitFor(async () => (await ordersOf(userId)).length > 0, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order' });
-    await chainQuiet();
-    expect(await ordersOf(userId)).toEqual([expect.objectContaining({ payment_id: key, total: 299 })]);
-    await payment().post('/payment').set('Idempotency-Key', 'not a key!').send(body).expect(400);
-  });
-
   it("takes the course flood tool's minimal shape, deriving the id from the record and the amount from the cart", async () => {
     const userId = freshUserId();
     const minimal = { user_id: userId, cart: [{ name: 'Xbox Series X', price: 499, quantity: 3 }], timestamp: Math.floor(Date.now() / 1000) };
@@ -64,5 +51,90 @@ describe('redelivered and minimal events', () => {
       total: 1497,
       items: [{ name: 'Xbox Series X', price: 499, quantity: 3 }],
     });
+  });
+});
+
+/** The payment-successful records of these users, read from the topic's beginning to its end. */
+async function publishedFor(...userIds: number[]): Promise<Array<{ payment_id: string; user_id: number; cart: unknown }>> {
+  const found: Array<{ payment_id: string; user_id: number; cart: unknown }> = [];
+  const seen = await readTopics([TOPICS.paymentSuccessful], (_, message) => {
+    if (!userIds.map(String).includes(String(message.key))) return;
+    found.push(JSON.parse(String(message.value)));
+  });
+  // Whatever it found, the reader has seen the topic: at least the records of this suite are on it.
+  expect(seen).toBeGreaterThan(0);
+  return found;
+}
+
+describe('POST /payment with an Idempotency-Key', () => {
+  const cart = [{ name: 'Nintendo Switch', price: 299 }];
+  const send = (key: string, body: object) => payment().post('/payment').set('Idempotency-Key', key).send(body);
+  const refusedKey = (key: string) => send(key, { user_id: freshUserId(), cart }).expect(400);
+
+  it('answers a retry with the same key and body with the first answer, and publishes it once', async () => {
+    const userId = freshUserId();
+    const key = `retry-${userId}`;
+    const first = await send(key, { user_id: userId, cart }).expect(200);
+    expect(first.body).toMatchObject({ status: 'success', user_id: userId, payment_id: expect.stringMatching(/^[0-9a-f-]{36}$/), amount: 299 });
+    // The same request as validated: fields in another order, the default quantity spelled out, an unknown field.
+    const retries = [
+      await send(key, { user_id: userId, cart }).expect(200),
+      await send(key, { cart: [{ quantity: 1, price: 299.0, name: 'Nintendo Switch' }], user_id: userId, note: 'again' }).expect(200),
+    ];
+    for (const retry of retries) expect(retry.body).toEqual(first.body);
+
+    await waitFor(async () => (await ordersOf(userId)).length > 0, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order' });
+    expect(await publishedFor(userId)).toEqual([expect.objectContaining({ payment_id: first.body.payment_id, user_id: userId })]);
+    await chainQuiet();
+    expect(await ordersOf(userId)).toEqual([expect.objectContaining({ payment_id: first.body.payment_id, total: 299 })]);
+  });
+
+  it('refuses the same key with another user or another cart with 422, and publishes neither', async () => {
+    const [userId, otherUser] = [freshUserId(), freshUserId()];
+    const key = `taken-${userId}`;
+    const first = await send(key, { user_id: userId, cart }).expect(200);
+    for (const body of [
+      { user_id: otherUser, cart },
+      { user_id: userId, cart: [{ ...cart[0], quantity: 2 }] },
+      { user_id: userId, cart: [...cart, { name: 'Zelda', price: 69.99 }] },
+    ]) {
+      const refused = await send(key, body).expect(422);
+      expect(refused.body).toEqual({
+        statusCode: 422,
+        error: 'Unprocessable Entity',
+        message: `Idempotency-Key ${key} was already used for another payment (another user or cart): send a new payment with a new key`,
+      });
+    }
+    // The key still stands for the first payment.
+    expect((await send(key, { user_id: userId, cart }).expect(200)).body.payment_id).toBe(first.body.payment_id);
+    expect(await publishedFor(userId, otherUser)).toEqual([expect.objectContaining({ payment_id: first.body.payment_id, user_id: userId, cart: [{ ...cart[0], quantity: 1 }] })]);
+  });
+
+  it('lets one of two bodies racing with one key through, and publishes only that one', async () => {
+    const users = [freshUserId(), freshUserId()];
+    const key = `race-${users[0]}`;
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => send(key, { user_id: users[i % 2], cart })));
+    const accepted = answers.filter((a) => a.status === 200);
+    expect(accepted.length).toBeGreaterThan(0);
+    const winner = accepted[0].body;
+    for (const answer of answers) {
+      if (answer.status === 200) expect(answer.body).toEqual(winner);
+      else expect(answer.status).toBe(422);
+    }
+    // Every request with the winner's body was answered as it: the 422s are exactly the other body's five.
+    expect(accepted).toHaveLength(5);
+    const published = await publishedFor(...users);
+    // Requests with the winning body that ran beside the first may publish it again: the same payment, one order.
+    expect(published.length).toBeGreaterThan(0);
+    for (const record of published) expect(record).toMatchObject({ payment_id: winner.payment_id, user_id: winner.user_id });
+    await waitFor(async () => (await ordersOf(winner.user_id)).length > 0, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the winner' });
+    await chainQuiet();
+    expect(await ordersOf(winner.user_id)).toHaveLength(1);
+  });
+
+  it('refuses a key that is not one with 400', async () => {
+    const response = await refusedKey('not a key!');
+    expect(response.body.errors).toEqual([{ field: 'Idempotency-Key', messages: ['Idempotency-Key must be 1 to 100 letters, digits, _ . : or -'] }]);
+    await refusedKey('k'.repeat(101));
   });
 });

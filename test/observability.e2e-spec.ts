@@ -24,7 +24,7 @@ describe('health and metrics', () => {
       return { text, count: match ? Number(match[1]) : 0 };
     };
     const before = await read();
-    await payment().post('/payment').send({ user_id: freshUserId(), cart: [{ name: 'Apple Watch', price: 399 }] }).expect(201);
+    await payment().post('/payment').send({ user_id: freshUserId(), cart: [{ name: 'Apple Watch', price: 399 }] }).expect(200);
     const after = await read();
     expect(after.count).toBe(before.count + 1);
     expect(after.text).toMatch(/^process_resident_memory_bytes \d+/m);

@@ -4,13 +4,13 @@ import { NestFactory } from '@nestjs/core';
 
 /**
  * The HTTP benchmark's yardstick: a bare Nest endpoint on the same platform (Express), parsing the same
- * JSON body and answering 201, with no validation, no Kafka and no logging. What POST /payment costs beyond
+ * JSON body and answering 200, with no validation, no Kafka and no logging. What POST /payment costs beyond
  * this is what the product adds.
  */
 @Controller('payment')
 class BareController {
   @Post()
-  @HttpCode(201)
+  @HttpCode(200)
   pay(@Body() body: { user_id?: number }) {
     return { payment_id: 'bare', amount: body.user_id ?? 0 };
   }

@@ -56,7 +56,7 @@ export async function httpExperiment(context: BenchContext, connections: number,
   });
   const bareUrl = `http://127.0.0.1:${BARE_PORT}`;
   try {
-    await waitFor(async () => (await fetch(`${bareUrl}/payment`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY })).status === 201, {
+    await waitFor(async () => (await fetch(`${bareUrl}/payment`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: BODY })).status === 200, {
       timeoutMs: 30_000,
       what: 'the bare endpoint to answer',
     });

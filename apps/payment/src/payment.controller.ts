@@ -10,12 +10,12 @@ export class PaymentController {
   constructor(private readonly payments: PaymentService) {}
 
   /**
-   * 201 once the broker has the payment; 400 naming the bad fields; 503 when the broker did not confirm it.
-   * An `Idempotency-Key` header becomes the payment id, so a client that retries after a 503 or a lost
-   * answer gets one order however many times the payment reaches the broker.
+   * 200 once the broker has the payment (the course's clients count a payment only on 200); 400 naming the bad
+   * fields; 422 when the `Idempotency-Key` was used for another payment; 503 when the broker did not confirm it.
+   * A retry with the same key and body gets the first payment's id, and publishes nothing once it was acknowledged.
    */
   @Post()
-  @HttpCode(HttpStatus.CREATED)
+  @HttpCode(HttpStatus.OK)
   pay(@Body() request: PaymentRequestDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<PaymentAccepted> {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw validationFailed([

@@ -1,25 +1,31 @@
-import { IsInt, IsNumber, IsOptional, IsPositive, IsString, Length, Max, Min } from 'class-validator';
+import { IsInt, IsNotEmpty, IsNumber, IsOptional, IsPositive, IsString, Max, MaxLength, Min } from 'class-validator';
+import { HasCents, IsStorableText } from './storable';
 
 export const MAX_PRICE = 1_000_000;
-// With at most 100 items, a cart's total stays below 10^11, within the stores' numeric(14, 2) columns.
+// With at most 100 items, a cart's total stays at most 10^11, within the stores' numeric(14, 2) columns
+// (below 10^12); the unit spec reads the order migration to hold this to the column.
 export const MAX_QUANTITY = 1000;
+export const MAX_NAME_LENGTH = 100;
 
 /** One line of a cart, as the course's clients and flood tool send it. */
 export class CartItemDto {
-  @IsString()
-  @Length(1, 100)
+  @IsString({ message: '$property must be text' })
+  @IsNotEmpty({ message: '$property must not be empty' })
+  @MaxLength(MAX_NAME_LENGTH, { message: `$property must be at most ${MAX_NAME_LENGTH} characters long` })
+  @IsStorableText()
   name!: string;
 
-  @IsNumber({ allowNaN: false, allowInfinity: false, maxDecimalPlaces: 2 })
-  @IsPositive()
-  @Max(MAX_PRICE)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: '$property must be a number' })
+  @IsPositive({ message: '$property must be a positive number' })
+  @Max(MAX_PRICE, { message: `$property must be at most ${MAX_PRICE}` })
+  @HasCents()
   price!: number;
 
   /** Taken as 1 when absent, as the course's minimal events omit it. */
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(MAX_QUANTITY)
+  @IsInt({ message: '$property must be a whole number' })
+  @Min(1, { message: '$property must be at least 1' })
+  @Max(MAX_QUANTITY, { message: `$property must be at most ${MAX_QUANTITY}` })
   quantity: number = 1;
 }
 

@@ -9,14 +9,14 @@ export const MAX_CART_ITEMS = 100;
 
 /** Body of `POST /payment`. */
 export class PaymentRequestDto {
-  @IsInt()
-  @Min(1)
-  @Max(MAX_USER_ID)
+  @IsInt({ message: '$property must be a whole number' })
+  @Min(1, { message: '$property must be at least 1' })
+  @Max(MAX_USER_ID, { message: `$property must be at most ${MAX_USER_ID}` })
   user_id!: number;
 
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(MAX_CART_ITEMS)
+  @IsArray({ message: '$property must be a list of items' })
+  @ArrayMinSize(1, { message: '$property must not be empty' })
+  @ArrayMaxSize(MAX_CART_ITEMS, { message: `$property must have at most ${MAX_CART_ITEMS} items` })
   @ValidateNested({ each: true })
   @Type(() => CartItemDto)
   cart!: CartItemDto[];

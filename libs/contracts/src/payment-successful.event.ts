@@ -1,6 +1,7 @@
 import { IsNumber, IsOptional, IsPositive, IsString, Length, Min } from 'class-validator';
 import { cartTotal } from './cart-item.dto';
 import { PaymentRequestDto } from './payment-request.dto';
+import { IsStorableText } from './storable';
 import { ContractViolation } from './validation';
 
 /**
@@ -8,19 +9,21 @@ import { ContractViolation } from './validation';
  * derive payment_id from topic, partition and offset, and amount from the cart.
  */
 export class PaymentSuccessfulEvent extends PaymentRequestDto {
+  /** The order stores it as text: it must be text PostgreSQL can hold, or the order would fail later. */
   @IsOptional()
-  @IsString()
-  @Length(1, 100)
+  @IsString({ message: '$property must be text' })
+  @Length(1, 100, { message: '$property must be 1 to 100 characters long' })
+  @IsStorableText()
   payment_id?: string;
 
   @IsOptional()
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @IsPositive()
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: '$property must be a number' })
+  @IsPositive({ message: '$property must be a positive number' })
   amount?: number;
 
   /** Epoch seconds. */
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: '$property must be a number' })
+  @Min(0, { message: '$property must not be negative' })
   timestamp!: number;
 }
 

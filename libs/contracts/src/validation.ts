@@ -5,26 +5,45 @@ import { RecordFault } from './record-fault';
 export interface FieldError {
   /** Dotted path of the offending field, e.g. `cart.0.price`. */
   field: string;
+  /** One problem, the first a person would fix, named with the field's path: `cart.0.price must be a number`. */
   messages: string[];
 }
 
-/** Raised when a value does not satisfy one of the contracts; carries every failing field. */
+/** Raised when a value does not satisfy one of the contracts; carries every failing field, one problem each. */
 export class ContractViolation extends RecordFault {
   constructor(
     readonly contract: string,
     readonly fields: FieldError[],
   ) {
-    super(`${contract} is invalid: ${fields.map((f) => `${f.field}: ${f.messages.join(', ')}`).join('; ')}`);
+    super(`${contract} is invalid: ${fields.flatMap((f) => f.messages).join('; ')}`);
     this.name = 'ContractViolation';
   }
 }
 
+/**
+ * The rules that say what a value is, most basic first: when one fails, the others of its field (its range, its
+ * length) say nothing useful, so the message is that one. A field that fails none of these gets its first rule.
+ */
+const KIND_RULES = ['isArray', 'isInt', 'isNumber', 'isString', 'isIn', 'isUuid', 'isIso8601', 'isEventId', 'isEmail', 'nestedValidation'];
+
+/** One message per field, as a person would say it: `user_id is required`, `cart.0.price must be a positive number`. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
-    const own = error.constraints ? [{ field, messages: Object.values(error.constraints) }] : [];
+    const own = error.constraints ? [{ field, messages: [oneProblem(error, field, error.constraints)] }] : [];
     return [...own, ...flattenValidationErrors(error.children ?? [], field)];
   });
+}
+
+function oneProblem(error: ValidationError, field: string, constraints: Record<string, string>): string {
+  // Optional fields never fail when absent: a missing value here is a required one. (A field with children
+  // has a value, though Nest's pipe may have removed it from the error.)
+  if ((error.value === undefined || error.value === null) && !error.children?.length) return `${field} is required`;
+  const rule = KIND_RULES.find((name) => name in constraints) ?? Object.keys(constraints)[0];
+  if (rule === 'nestedValidation') return `${field} must be an object`;
+  // Messages name the property alone (class-validator's `$property`): name its whole path instead.
+  const message = constraints[rule];
+  return message.startsWith(`${error.property} `) ? `${field}${message.slice(error.property.length)}` : message;
 }
 
 /**

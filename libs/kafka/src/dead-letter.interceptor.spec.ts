@@ -3,7 +3,7 @@ import { KafkaContext } from '@nestjs/microservices';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { lastValueFrom, of, throwError } from 'rxjs';
 import type { DeadLetterRecord } from '@app/contracts';
-import { ServiceIdentity } from '@app/platform';
+import { Secrets, ServiceIdentity } from '@app/platform';
 import { ConsumerGroup, DeadLetterInterceptor } from './dead-letter.interceptor';
 import { ConsumerState } from './consume/consumer-state';
 import { FailurePolicy, PoisonMessageError } from './consume/failure-policy';
@@ -34,6 +34,7 @@ function setup() {
     new ServiceIdentity('order', '2'),
     new FailurePolicy(RETRY_MAX_MS),
     new ConsumerState(retries),
+    Secrets.of({ DATABASE_URL: 'postgres://app:pa55word@db/shop' }),
     new Counter({ name: 'consumed', help: 'h', labelNames: ['topic', 'outcome'], registers: [registry] }),
     new Counter({ name: 'dead', help: 'h', labelNames: ['topic', 'retriable'], registers: [registry] }),
     new Histogram({ name: 'seconds', help: 'h', labelNames: ['topic'], registers: [registry] }),
@@ -101,6 +102,13 @@ describe('DeadLetterInterceptor', () => {
     }
     expect(publisher.sent).toHaveLength(1);
     expect(publisher.sent[0].event.value).toMatchObject({ retriable: true, error: `Error: ${down.message}`, offset: '17' });
+  });
+
+  it("keeps the service's passwords out of the letter's error", async () => {
+    const { interceptor, context, publisher } = setup();
+    const quoting = new PoisonMessageError('rejected by postgres://app:pa55word@db/shop');
+    await expect(lastValueFrom(interceptor.intercept(context, { handle: () => throwError(() => quoting) }))).resolves.toBeNull();
+    expect((publisher.sent[0].event.value as DeadLetterRecord).error).toBe('PoisonMessageError: rejected by postgres://app:***@db/shop');
   });
 
   it('fails (and so redelivers) when the DLQ itself cannot be written', async () => {

@@ -4,7 +4,7 @@ import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Histogram } from 'prom-client';
 import { catchError, defer, map, of, tap, throwError, type Observable } from 'rxjs';
 import { deadLetterTopicFor } from '@app/contracts';
-import { METRICS, ServiceIdentity } from '@app/platform';
+import { METRICS, Secrets, ServiceIdentity } from '@app/platform';
 import { FailurePolicy } from './consume/failure-policy';
 import { currentRecordScope } from './consume/record-scope';
 import { describeError } from './consume/topic-partition';
@@ -35,6 +35,7 @@ export class DeadLetterInterceptor implements NestInterceptor {
     private readonly identity: ServiceIdentity,
     private readonly policy: FailurePolicy,
     private readonly consumer: ConsumerState,
+    private readonly secrets: Secrets,
     @InjectMetric(METRICS.messagesConsumed) private readonly consumed: Counter<'topic' | 'outcome'>,
     @InjectMetric(METRICS.deadLettered) private readonly deadLettered: Counter<'topic' | 'retriable'>,
     @InjectMetric(METRICS.handlerSeconds) private readonly duration: Histogram<'topic'>,
@@ -72,7 +73,8 @@ export class DeadLetterInterceptor implements NestInterceptor {
     const message = kafka.getMessage();
     const letter = buildDeadLetter(
       { ...source, key: message.key, value: message.value as Buffer | null, headers: message.headers },
-      { error: describeError(error), retriable, group: this.group.id, instanceId: this.identity.instanceId },
+      // A driver's error may quote a connection URL: the letter, kept and printed by `npm run dlq`, must not.
+      { error: this.secrets.redact(describeError(error)), retriable, group: this.group.id, instanceId: this.identity.instanceId },
     );
     // A request of its own: a large letter must not push a shared request past the topic's size limit.
     await this.publisher.publishBatch(dlqTopic, [{ key: letter.key, value: letter.record }]);

@@ -7,6 +7,7 @@ export * from './database/database.module';
 export * from './database/postgres-help';
 export * from './observability/metrics';
 export * from './http/validation';
+export * from './http/json-body';
 export * from './http/pagination';
 export * from './http/read-token.guard';
 export * from './coalescer';

@@ -11,11 +11,14 @@ import {
   ConfigurationError,
   DatabaseUnavailableError,
   EnvironmentModule,
+  bodyParserErrors,
   HttpValidationPipe,
+  jsonBodyOptions,
   loadEnvironment,
   METRICS,
   MetricsModule,
   RedactingLogger,
+  requireJsonBody,
   Secrets,
   ServiceIdentity,
   type Environment,
@@ -68,9 +71,12 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
           definition.module,
         ],
       },
-      { logger: printer },
+      { logger: printer, bodyParser: false },
     );
-    app.useBodyParser('json', { limit: BODY_LIMIT });
+    // JSON only (Nest's default parsers also read forms, which no endpoint takes): anything else is a 415.
+    app.use(requireJsonBody);
+    app.useBodyParser('json', jsonBodyOptions(BODY_LIMIT));
+    app.use(bodyParserErrors(BODY_LIMIT));
     app.useGlobalPipes(new HttpValidationPipe());
     app.enableShutdownHooks();
     // Topics, database, producer and the HTTP port are all ready before the consumer joins its group, so
