@@ -19,7 +19,7 @@ export class EmailsService {
   async confirmOrder(order: SettledOrder): Promise<Email> {
     let email = await this.emails.insertOnce(composeConfirmation(order));
     if (email.status !== 'sent') {
-      const receipt = await this.mailer.send({ to: email.email_to, subject: email.subject, text: email.body });
+      const receipt = await this.mailer.send({ orderId: email.order_id, to: email.email_to, subject: email.subject, text: email.body });
       email = await this.emails.markSent(email.email_id, receipt.messageId, receipt.output);
     }
     const event: EmailSentEvent = {

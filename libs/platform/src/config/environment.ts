@@ -22,6 +22,16 @@ export class Environment {
   @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// URL' })
   DATABASE_URL = DEFAULT_DATABASE_URL;
 
+  /**
+   * PostgreSQL's statement_timeout on every pooled connection: a statement stuck on a lock or a failing disk is
+   * cancelled, and its record retried, instead of holding its partition and the service's stop.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  DATABASE_STATEMENT_TIMEOUT_MS = 10_000;
+
   @Type(() => Number)
   @IsInt()
   @Min(1)

@@ -12,7 +12,7 @@ export class DatabaseModule {
         {
           provide: Database,
           inject: [Environment],
-          useFactory: (env: Environment) => Database.open({ url: env.DATABASE_URL, ...options }),
+          useFactory: (env: Environment) => Database.open({ url: env.DATABASE_URL, statementTimeoutMs: env.DATABASE_STATEMENT_TIMEOUT_MS, ...options }),
         },
       ],
       exports: [Database],

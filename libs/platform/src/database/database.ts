@@ -12,6 +12,8 @@ export interface DatabaseOptions {
   /** Folder of `.sql` migrations (node-pg-migrate format). */
   migrationsDir: string;
   poolSize?: number;
+  /** PostgreSQL's statement_timeout on the pool's connections (not on the migrations' own); none when unset. */
+  statementTimeoutMs?: number;
 }
 
 export interface InsertOnceSpec {
@@ -65,7 +67,12 @@ export class Database implements OnApplicationShutdown {
   static async open(options: DatabaseOptions): Promise<Database> {
     await ensureDatabaseExists(options.url);
     await migrate(options);
-    const pool = new Pool({ connectionString: options.url, max: options.poolSize ?? 10, connectionTimeoutMillis: 5000 });
+    const pool = new Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 5000,
+      statement_timeout: options.statementTimeoutMs,
+    });
     return new Database(pool, options.schema);
   }
 
