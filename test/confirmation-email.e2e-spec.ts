@@ -181,12 +181,16 @@ describe('confirmation emails over SMTP', () => {
     const burst = Array.from({ length: 1000 }, () => orderEvent(freshUserId()));
     const byAddress = new Map(burst.map((o) => [address(o.user_id), o]));
     const acceptedOfBurst = () => mail.accepted.filter((m) => m.to.some((to) => byAddress.has(to)));
+    const loginsBefore = mail.logins.accepted;
     await send(...burst);
     await waitFor(() => acceptedOfBurst().length >= 50, { timeoutMs: CHAIN_DEADLINE_MS, intervalMs: 10, what: 'the burst to be under way' });
     await email.stop('SIGKILL');
     expect(email.exitSignal).toBe('SIGKILL');
     const acceptedAtKill = new Set(acceptedOfBurst().flatMap((m) => m.to));
     expect(acceptedAtKill.size).toBeLessThan(burst.length);
+    // Pooled: those messages came over a few connections, not one login each.
+    const loginsAtKill = mail.logins.accepted - loginsBefore;
+    expect(loginsAtKill).toBeLessThanOrEqual(10);
     const ids = burst.map((o) => o.order_id);
     const sentAtKill = new Set(
       (await queryTestDatabase<{ order_id: string }>(`SELECT order_id FROM email.emails WHERE status = 'sent' AND order_id = ANY($1::uuid[])`, [ids])).map((r) => r.order_id),
@@ -210,7 +214,7 @@ describe('confirmation emails over SMTP', () => {
     expect(Math.max(...[...perOrder.values()].map((copies) => copies.length))).toBeLessThanOrEqual(2);
     // A second message only for one the server had accepted while its email was not yet marked sent.
     expect(twice.filter((o) => !acceptedAtKill.has(address(o.user_id)) || sentAtKill.has(o.order_id))).toEqual([]);
-    console.log(`SIGKILL after ${acceptedAtKill.size} of ${burst.length} messages (${sentAtKill.size} marked sent): ${twice.length} order(s) got a second message`);
+    console.log(`SIGKILL after ${acceptedAtKill.size} of ${burst.length} messages (${sentAtKill.size} marked sent): ${twice.length} order(s) got a second message; ${loginsAtKill} logins before the kill`);
   });
 
   it('stops within a bound on SIGTERM while the mail server never answers a message, and sends it after', async () => {
