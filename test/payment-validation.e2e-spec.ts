@@ -17,8 +17,12 @@ interface Answer {
  * Posts a body exactly as given (bytes or text), with this Content-Type. With fetch: superagent would write
  * a Buffer sent as JSON as `{"type":"Buffer","data":[…]}`.
  */
-async function postRaw(body: string | Buffer, contentType = JSON_TYPE): Promise<Answer> {
-  const response = await fetch(`${urlOf('payment')}/payment`, { method: 'POST', headers: { 'content-type': contentType }, body });
+async function postRaw(body: string | Buffer, contentType: string | null = JSON_TYPE, headers: Record<string, string> = {}): Promise<Answer> {
+  const response = await fetch(`${urlOf('payment')}/payment`, {
+    method: 'POST',
+    headers: { ...(contentType === null ? {} : { 'content-type': contentType }), ...headers },
+    body,
+  });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -45,6 +49,7 @@ describe('POST /payment with bad fields', () => {
     ['a missing cart', { user_id: 1 }, { cart: 'cart is required' }],
     ['an empty cart', { user_id: 1, cart: [] }, { cart: 'cart must not be empty' }],
     ['a cart that is not a list', { user_id: 1, cart: 'MacBook' }, { cart: 'cart must be a list of items' }],
+    ['a cart that is one item, not a list', { user_id: 1, cart: { name: 'MacBook' } }, { cart: 'cart must be a list of items' }],
     ['a cart of 101 items', { user_id: 1, cart: Array.from({ length: MAX_CART_ITEMS + 1 }, () => item) }, { cart: 'cart must have at most 100 items' }],
     ['an item that is not an object', { user_id: 1, cart: [42] }, { 'cart.0': 'cart.0 must be an object' }],
     ['a negative price', { user_id: 1, cart: [{ ...item, price: -5 }] }, { 'cart.0.price': 'cart.0.price must be a positive number' }],
@@ -118,6 +123,8 @@ describe('POST /payment with bodies that are not a payment at all', () => {
     ['JSON declared as latin1', () => postRaw(Buffer.from('{"user_id":1,"cart":[{"name":"Télé","price":1}]}', 'latin1'), `${JSON_TYPE}; charset=latin1`), 415, { message: 'The charset LATIN1 is not supported: send JSON in UTF-8' }],
     ['JSON declared in a charset nobody knows', () => postRaw('{}', `${JSON_TYPE}; charset=klingon`), 415, { message: 'The charset KLINGON is not supported: send JSON in UTF-8' }],
     ['JSON sent as text/plain', () => postRaw(JSON.stringify({ user_id: 1, cart: [item] }), 'text/plain'), 415, { message: 'The body must be JSON sent with Content-Type: application/json, not text/plain' }],
+    ['a body without a Content-Type', () => postRaw(Buffer.from(JSON.stringify({ user_id: 1, cart: [item] })), null), 415, { message: 'The body must be JSON sent with Content-Type: application/json' }],
+    ['a Content-Encoding nobody knows', () => postRaw('{}', JSON_TYPE, { 'content-encoding': 'klingon' }), 415, { error: 'Unsupported Media Type', message: 'unsupported content encoding "klingon"' }],
     ['a form', () => postRaw('user_id=1&cart[0][name]=TV&cart[0][price]=1', 'application/x-www-form-urlencoded'), 415, { statusCode: 415, error: 'Unsupported Media Type' }],
     ['a body over the size limit', () => payment().post('/payment').send({ user_id: 1, cart: Array.from({ length: 2000 }, () => ({ ...item, name: 'x'.repeat(90) })) }), 413, { statusCode: 413, error: 'Payload Too Large' }],
   ];

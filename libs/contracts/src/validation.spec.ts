@@ -33,6 +33,8 @@ describe('validation messages', () => {
       { field: 'cart.0.quantity', messages: ['cart.0.quantity must be at most 1000'] },
     ]);
     expect(problems(PaymentRequestDto, { user_id: 1, cart: 'TV' })).toEqual([{ field: 'cart', messages: ['cart must be a list of items'] }]);
+    // An object where the list belongs is not then searched for an item's fields.
+    expect(problems(PaymentRequestDto, { user_id: 1, cart: { length: 2 ** 32 - 1 } })).toEqual([{ field: 'cart', messages: ['cart must be a list of items'] }]);
     expect(problems(PaymentRequestDto, { user_id: 1, cart: [42] })).toEqual([{ field: 'cart.0', messages: ['cart.0 must be an object'] }]);
   });
 

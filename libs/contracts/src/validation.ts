@@ -26,24 +26,32 @@ export class ContractViolation extends RecordFault {
  */
 const KIND_RULES = ['isArray', 'isInt', 'isNumber', 'isString', 'isIn', 'isUuid', 'isIso8601', 'isEventId', 'isEmail', 'nestedValidation'];
 
-/** One message per field, as a person would say it: `user_id is required`, `cart.0.price must be a positive number`. */
+/**
+ * One message per field, as a person would say it: `user_id is required`, `cart.0.price must be a positive
+ * number`. A field that is not even of its kind (a cart that is not a list) is not searched for its parts' faults.
+ */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
-    const own = error.constraints ? [{ field, messages: [oneProblem(error, field, error.constraints)] }] : [];
-    return [...own, ...flattenValidationErrors(error.children ?? [], field)];
+    if (!error.constraints) return flattenValidationErrors(error.children ?? [], field);
+    const problem = oneProblem(error, field, error.constraints);
+    const own = [{ field, messages: [problem.message] }];
+    return problem.wrongKind ? own : [...own, ...flattenValidationErrors(error.children ?? [], field)];
   });
 }
 
-function oneProblem(error: ValidationError, field: string, constraints: Record<string, string>): string {
+function oneProblem(error: ValidationError, field: string, constraints: Record<string, string>): { message: string; wrongKind: boolean } {
   // Optional fields never fail when absent: a missing value here is a required one. (A field with children
   // has a value, though Nest's pipe may have removed it from the error.)
-  if ((error.value === undefined || error.value === null) && !error.children?.length) return `${field} is required`;
-  const rule = KIND_RULES.find((name) => name in constraints) ?? Object.keys(constraints)[0];
-  if (rule === 'nestedValidation') return `${field} must be an object`;
+  if ((error.value === undefined || error.value === null) && !error.children?.length) return { message: `${field} is required`, wrongKind: true };
+  const rule = KIND_RULES.find((name) => name in constraints);
+  if (rule === 'nestedValidation') return { message: `${field} must be an object`, wrongKind: true };
   // Messages name the property alone (class-validator's `$property`): name its whole path instead.
-  const message = constraints[rule];
-  return message.startsWith(`${error.property} `) ? `${field}${message.slice(error.property.length)}` : message;
+  const message = constraints[rule ?? Object.keys(constraints)[0]];
+  return {
+    message: message.startsWith(`${error.property} `) ? `${field}${message.slice(error.property.length)}` : message,
+    wrongKind: rule !== undefined,
+  };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import {
   BadRequestException,
   HttpException,
@@ -63,7 +63,7 @@ export function bodyParserErrors(limit: string) {
         // In strict mode (the default) valid JSON that is not an object or a list is refused as "not valid JSON".
         return next(new BadRequestException(/^\s*[[{]/.test(refusal.body ?? '') ? `The body is not valid JSON: ${refusal.message}` : 'The body must be a JSON object'));
       default:
-        return next(new HttpException(refusal.message, refusal.status));
+        return next(new HttpException({ statusCode: refusal.status, error: STATUS_CODES[refusal.status], message: refusal.message }, refusal.status));
     }
   };
 }
