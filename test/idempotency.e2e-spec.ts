@@ -3,6 +3,7 @@ import type { Producer } from 'kafkajs';
 import { waitFor } from '../scripts/lib/wait';
 import { CHAIN_DEADLINE_MS, emailsOf, freshUserId, ordersOf, payment, statistics, statisticsReaching } from './support/http';
 import { chainQuiet, connectedProducer } from './support/kafka';
+import { queryTestDatabase } from './support/database';
 import { readTopics } from './support/topic-reader';
 
 describe('redelivered and minimal events', () => {
@@ -130,6 +131,24 @@ describe('POST /payment with an Idempotency-Key', () => {
     await waitFor(async () => (await ordersOf(winner.user_id)).length > 0, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the winner' });
     await chainQuiet();
     expect(await ordersOf(winner.user_id)).toHaveLength(1);
+  });
+
+  it('lets a key older than 24 hours make a new payment', async () => {
+    const [userId, laterUser] = [freshUserId(), freshUserId()];
+    const key = `expired-${userId}`;
+    const first = await send(key, { user_id: userId, cart }).expect(200);
+    await send(key, { user_id: laterUser, cart }).expect(422);
+    const [aged] = await queryTestDatabase<{ key: string }>(
+      "UPDATE payment.idempotency_keys SET created_at = created_at - interval '24 hours 1 second' WHERE key = $1 RETURNING key",
+      [key],
+    );
+    expect(aged).toEqual({ key });
+    const later = await send(key, { user_id: laterUser, cart }).expect(200);
+    expect(later.body.payment_id).not.toBe(first.body.payment_id);
+    const published = await publishedFor(userId, laterUser);
+    expect(published.map((p) => [p.user_id, p.payment_id]).sort()).toEqual(
+      [[userId, first.body.payment_id], [laterUser, later.body.payment_id]].sort(),
+    );
   });
 
   it('refuses a key that is not one with 400', async () => {
