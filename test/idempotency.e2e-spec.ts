@@ -41,14 +41,16 @@ describe('redelivered and minimal events', () => {
   it("takes the course flood tool's minimal shape, deriving the id from the record and the amount from the cart", async () => {
     const userId = freshUserId();
     const minimal = { user_id: userId, cart: [{ name: 'Xbox Series X', price: 499, quantity: 3 }], timestamp: Math.floor(Date.now() / 1000) };
-    const [meta] = await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key: String(userId), value: JSON.stringify(minimal) }] });
+    const writtenAt = String(Date.now());
+    const [meta] = await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key: String(userId), value: JSON.stringify(minimal), timestamp: writtenAt }] });
 
     const [order] = await waitFor(async () => {
       const found = await ordersOf(userId);
       return found.length > 0 ? found : undefined;
     }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the minimal payment' });
     expect(order).toMatchObject({
-      payment_id: `${TOPICS.paymentSuccessful}:${meta.partition}:${meta.baseOffset}`,
+      // The record's place and time: unique even after the topic is recreated and its offsets start over.
+      payment_id: `${TOPICS.paymentSuccessful}:${meta.partition}:${meta.baseOffset}@${writtenAt}`,
       total: 1497,
       items: [{ name: 'Xbox Series X', price: 499, quantity: 3 }],
     });
