@@ -168,7 +168,8 @@ describe('POST /payment with a good payment', () => {
 
   it('makes the largest cart the contract allows into its order, with the total exact to the cent', async () => {
     const userId = freshUserId();
-    const cart = Array.from({ length: MAX_CART_ITEMS }, (_, i) => ({ name: `Item ${i}`, price: i === 0 ? MAX_PRICE - 0.01 : MAX_PRICE, quantity: MAX_QUANTITY }));
+    // One product name for every line: analytics' top products is a shared view, and a hundred names would fill it.
+    const cart = Array.from({ length: MAX_CART_ITEMS }, (_, i) => ({ name: 'Largest cart item', price: i === 0 ? MAX_PRICE - 0.01 : MAX_PRICE, quantity: MAX_QUANTITY }));
     const expected = MAX_PRICE * MAX_QUANTITY * MAX_CART_ITEMS - 0.01 * MAX_QUANTITY; // 99,999,999,990
     const response = await payment().post('/payment').send({ user_id: userId, cart }).expect(200);
     expect(response.body.amount).toBe(expected);
