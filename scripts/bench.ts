@@ -10,7 +10,7 @@ import { latencyExperiment } from './bench/latency';
 import { describeMachine, renderResults, type BenchResults } from './bench/report';
 import { takeoverExperiment } from './bench/takeover';
 import { throughputExperiment } from './bench/throughput';
-import { brokersFromEnv, startLocalBroker, stopLocalBroker } from './lib/broker';
+import { brokersFromEnv, startLocalBroker, stopLocalBroker } from './lib/kafka-local';
 import { buildServices } from './lib/build';
 import { databaseUrlFromEnv, queryDatabase, requirePostgres } from './lib/postgres';
 import { REPO_ROOT } from './lib/services';

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { DLQ_TOPICS } from '@app/contracts';
 import { ensureTopics } from '@app/kafka/topics';
 import type { Admin, Kafka } from 'kafkajs';
-import { toolKafka } from './lib/broker';
+import { toolKafka } from './lib/kafka-local';
 import { describeOffsets, groupLetters, letterName, parseOffsets, parseSince, readLetters, selects, type Letter, type Selection } from './lib/dead-letters';
 import { readMarkers, replay } from './lib/dlq-replay';
 

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { Partitioners, type Message } from 'kafkajs';
 import { TOPICS } from '@app/contracts';
-import { brokersFromEnv, toolKafka } from './lib/broker';
+import { brokersFromEnv, toolKafka } from './lib/kafka-local';
 import { positiveInt, positiveNumber } from './lib/cli-args';
 import { randomCart, randomPayment } from './lib/catalogue';
 import { formatRate, Progress } from './lib/progress';

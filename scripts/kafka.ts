@@ -1,4 +1,4 @@
-// The local broker without Docker: `up`, `down [--purge]`, `status`. See scripts/lib/broker.ts.
+// The local broker without Docker: `up`, `down [--purge]`, `status`. See scripts/lib/kafka-local.
 import {
   brokerAnswers,
   brokersFromEnv,
@@ -6,7 +6,7 @@ import {
   purgeLocalBroker,
   startLocalBroker,
   stopLocalBroker,
-} from './lib/broker';
+} from './lib/kafka-local';
 
 const USAGE = 'usage: tsx scripts/kafka.ts up | down [--purge] | status';
 

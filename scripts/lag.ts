@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import type { Admin } from 'kafkajs';
 import { GROUP_TOPICS } from '@app/contracts';
 import { describeLag, totalLag, type PartitionLag } from '@app/kafka';
-import { toolKafka } from './lib/broker';
+import { toolKafka } from './lib/kafka-local';
 import { positiveInt, positiveNumber } from './lib/cli-args';
 
 /**

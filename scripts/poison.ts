@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Command } from 'commander';
 import { Partitioners } from 'kafkajs';
 import { TOPICS } from '@app/contracts';
-import { toolKafka } from './lib/broker';
+import { toolKafka } from './lib/kafka-local';
 import { poisonPills } from './lib/poison';
 import { readCurl } from './lib/read-token';
 

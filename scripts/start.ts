@@ -1,6 +1,6 @@
 import { describeShortTopic, ensureTopics } from '@app/kafka';
 import { Secrets } from '@app/platform/config/secrets';
-import { brokersFromEnv, startLocalBroker, stopLocalBroker, toolKafka } from './lib/broker';
+import { brokersFromEnv, startLocalBroker, stopLocalBroker, toolKafka } from './lib/kafka-local';
 import { buildServices } from './lib/build';
 import { prefixedSink } from './lib/log-prefix';
 import { databaseUrlFromEnv, requirePostgres } from './lib/postgres';

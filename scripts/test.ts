@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { startLocalBroker, stopLocalBroker } from './lib/broker';
+import { startLocalBroker, stopLocalBroker } from './lib/kafka-local';
 import { buildServices } from './lib/build';
 import { ensureTestTools } from './lib/debian-tools';
 import { databaseUrlFromEnv, requirePostgres } from './lib/postgres';

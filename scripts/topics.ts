@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { describeShortTopic, ensureTopics, topicPlan } from '@app/kafka';
-import { toolKafka } from './lib/broker';
+import { toolKafka } from './lib/kafka-local';
 
 /**
  * `npm run topics`: creates the chain's topics, reports each with its partitions, and with

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Partitioners } from 'kafkajs';
 import { TOPICS } from '@app/contracts';
 import request from 'supertest';
-import { toolKafka } from '../scripts/lib/broker';
+import { toolKafka } from '../scripts/lib/kafka-local';
 import { recreateDatabase } from '../scripts/lib/postgres';
 import { REPO_ROOT, ServiceProcess, startServices, stopServices, type ServiceSpec } from '../scripts/lib/services';
 import { waitFor } from '../scripts/lib/wait';

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { Admin, Kafka } from 'kafkajs';
 import { GROUP_TOPICS } from '@app/contracts';
 import { describeLag, ensureTopics, topicPlan, totalLag } from '@app/kafka';
-import { localBrokerPid, toolKafka } from '../lib/broker';
+import { localBrokerPid, toolKafka } from '../lib/kafka-local';
 import { databaseUrlFromEnv, recreateDatabase } from '../lib/postgres';
 import { ServiceProcess, type ServiceSpec } from '../lib/services';
 import { waitFor } from '../lib/wait';

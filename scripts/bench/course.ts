@@ -1,6 +1,6 @@
 import { CONSUMER_GROUPS, TOPICS } from '@app/contracts';
 import { floodKafka } from '../flood';
-import { brokersFromEnv } from '../lib/broker';
+import { brokersFromEnv } from '../lib/kafka-local';
 import type { ServiceSpec } from '../lib/services';
 import type { BenchContext } from './context';
 

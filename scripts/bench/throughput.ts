@@ -1,7 +1,7 @@
 import { CONSUMER_GROUPS, TOPICS } from '@app/contracts';
 import { Partitioners } from 'kafkajs';
 import { floodKafka } from '../flood';
-import { brokersFromEnv } from '../lib/broker';
+import { brokersFromEnv } from '../lib/kafka-local';
 import { chainSpecs } from '../lib/services';
 import { CpuMeter, handlerStats, peakRssMiB, PIPE_GROUP, PIPE_TOPIC, type BenchContext } from './context';
 import { queryDatabase } from '../lib/postgres';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DeadLetterRecord } from '@app/contracts';
-// The modules alone, as broker.ts does: the tools need not load Nest.
+// The modules alone, as kafka-local's client does: the tools need not load Nest.
 import { originalBytes } from '@app/kafka/dead-letter';
 import { DLQ_REPLAYS_TOPIC } from '@app/kafka/topics';
 import { Partitioners, type Admin, type IHeaders, type Kafka, type Message, type Transaction } from 'kafkajs';

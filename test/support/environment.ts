@@ -1,4 +1,4 @@
-import { brokersFromEnv } from '../../scripts/lib/broker';
+import { brokersFromEnv } from '../../scripts/lib/kafka-local';
 import { databaseUrlFromEnv } from '../../scripts/lib/postgres';
 import { chainSpecs, type ServiceSpec } from '../../scripts/lib/services';
 

@@ -2,7 +2,7 @@
 import 'tsconfig-paths/register';
 import { CONSUMER_GROUPS } from '@app/contracts';
 import { ensureTopics } from '@app/kafka';
-import { brokerAnswers } from '../../scripts/lib/broker';
+import { brokerAnswers } from '../../scripts/lib/kafka-local';
 import { recreateDatabase } from '../../scripts/lib/postgres';
 import { startServices, stopServices, type ServiceProcess } from '../../scripts/lib/services';
 import type { Server } from 'node:http';

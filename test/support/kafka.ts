@@ -1,6 +1,6 @@
 import { describeLag, totalLag } from '@app/kafka';
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
-import { toolKafka } from '../../scripts/lib/broker';
+import { toolKafka } from '../../scripts/lib/kafka-local';
 import { waitFor } from '../../scripts/lib/wait';
 import { testBrokers } from './environment';
 
