@@ -1,4 +1,4 @@
-// The local broker without Docker: `up`, `down [--purge]`, `status`. See scripts/lib/kafka-local.
+// The local broker without Docker: `up [--brokers 3]`, `down [--purge]`, `status [--brokers 3]`. See scripts/lib/kafka-local.
 import {
   brokerAnswers,
   brokersFromEnv,
@@ -7,8 +7,24 @@ import {
   startLocalBroker,
   stopLocalBroker,
 } from './lib/kafka-local';
+import { CLUSTER_BROKERS, localClusterStatus, startLocalCluster, stopLocalCluster } from './lib/kafka-local/cluster';
 
-const USAGE = 'usage: tsx scripts/kafka.ts up | down [--purge] | status';
+const USAGE = 'usage: tsx scripts/kafka.ts up [--brokers 1|3] | down [--purge] | status [--brokers 1|3]';
+
+/** `--brokers N`: one node (the default) or a cluster of three. */
+function nodeCount(flags: string[]): 1 | 3 {
+  const at = flags.indexOf('--brokers');
+  if (at < 0) return 1;
+  const value = flags[at + 1];
+  if (value === '1' || value === '3') return Number(value) as 1 | 3;
+  throw new Error(`--brokers takes 1 or 3, not ${value ?? 'nothing'}; ${USAGE}`);
+}
+
+/** The cluster's addresses: KAFKA_BROKERS when it lists three, else 127.0.0.1:9092, 9093 and 9094. */
+function clusterBrokers(): string[] {
+  const listed = brokersFromEnv();
+  return listed.length === 3 ? listed : CLUSTER_BROKERS;
+}
 
 function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;
@@ -20,6 +36,14 @@ async function main(args: string[]): Promise<number> {
   const t0 = Date.now();
   switch (command) {
     case 'up': {
+      if (nodeCount(flags) === 3) {
+        const single = localBrokerPid();
+        if (single !== undefined) throw new Error(`a single local broker runs (pid ${single}): stop it with \`npm run kafka:down\` before starting three nodes`);
+        const { started } = await startLocalCluster({ brokers: clusterBrokers() });
+        const what = started.length === 0 ? 'all three nodes already running' : `started node(s) ${started.join(', ')}`;
+        console.log(`cluster ready at ${clusterBrokers().join(',')} (${what}) in ${seconds(t0)}`);
+        return 0;
+      }
       const { started } = await startLocalBroker();
       console.log(`broker ready at ${brokers} (${started ? 'started' : 'already running'}) in ${seconds(t0)}`);
       return 0;
@@ -30,11 +54,23 @@ async function main(args: string[]): Promise<number> {
       if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(' ')}; ${USAGE}`);
       const stopped = await stopLocalBroker();
       if (purge) await purgeLocalBroker();
-      const what = stopped ? 'broker stopped' : 'no local broker was running';
+      // Every local node goes down: the single broker and the cluster's, whichever run.
+      const nodes = await stopLocalCluster({ brokers: clusterBrokers(), purge });
+      const what = [stopped ? 'broker stopped' : '', nodes > 0 ? `${nodes} cluster node(s) stopped` : ''].filter(Boolean).join(', ') || 'no local broker was running';
       console.log(`${what}${purge ? ', data purged' : ''} in ${seconds(t0)}`);
       return 0;
     }
     case 'status': {
+      if (nodeCount(flags) === 3) {
+        const status = await localClusterStatus({ brokers: clusterBrokers() });
+        for (const node of status.nodes) {
+          const role = node.id === status.controller ? ', active controller' : '';
+          console.log(`node ${node.id} at ${node.address}: ${node.answering ? 'answering' : 'not answering'} (${node.pid !== undefined ? `pid ${node.pid}` : 'no process'}${role})`);
+        }
+        console.log(status.underReplicated.length === 0 ? 'no under-replicated partitions' : `${status.underReplicated.length} under-replicated partition(s):`);
+        for (const p of status.underReplicated) console.log(`  ${p.topic}[${p.partition}]: ${p.inSync} of ${p.replicas} replicas in sync`);
+        return status.nodes.some((n) => n.answering) ? 0 : 1;
+      }
       const answers = await brokerAnswers(brokersFromEnv());
       const pid = localBrokerPid();
       const owner = pid !== undefined ? `local broker pid ${pid}` : 'no local broker process';

@@ -1,4 +1,4 @@
-import { describeShortTopic, ensureTopics } from '@app/kafka';
+import { describeTopicReport, ensureTopics } from '@app/kafka';
 import { Secrets } from '@app/platform/config/secrets';
 import { brokersFromEnv, startLocalBroker, stopLocalBroker, toolKafka } from './lib/kafka-local';
 import { buildServices } from './lib/build';
@@ -67,7 +67,7 @@ async function createTopics(brokers: string[]): Promise<void> {
   try {
     const report = await ensureTopics(admin, Number(process.env.TOPIC_PARTITIONS || 3));
     if (report.created.length > 0) console.log(`[start] created topics ${report.created.join(', ')}`);
-    for (const entry of report.short) console.warn(`[start] ${describeShortTopic(entry)}`);
+    for (const warning of describeTopicReport(report)) console.warn(`[start] ${warning}`);
   } finally {
     await admin.disconnect();
   }

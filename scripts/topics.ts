@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { describeShortTopic, ensureTopics, topicPlan } from '@app/kafka';
+import { describeTopicReport, ensureTopics, topicPlan } from '@app/kafka';
 import { toolKafka } from './lib/kafka-local';
 
 /**
@@ -24,9 +24,10 @@ async function main(): Promise<void> {
     const { topics } = await admin.fetchTopicMetadata({ topics: topicPlan(partitions).map((t) => t.topic) });
     for (const topic of topics) {
       const created = report.created.includes(topic.name) ? ' (created)' : '';
-      console.log(`${topic.name.padEnd(20)} ${topic.partitions.length} partition(s)${created}`);
+      const copies = Math.min(...topic.partitions.map((p) => p.replicas.length));
+      console.log(`${topic.name.padEnd(20)} ${topic.partitions.length} partition(s), ${copies} replica(s) each${created}`);
     }
-    for (const entry of report.short) console.warn(describeShortTopic(entry));
+    for (const warning of describeTopicReport(report)) console.warn(warning);
   } finally {
     await admin.disconnect();
   }

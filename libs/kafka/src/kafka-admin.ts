@@ -2,7 +2,7 @@ import { Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } fro
 import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { Environment, ServiceIdentity } from '@app/platform';
 import { kafkaClientConfig } from './kafka-config';
-import { describeShortTopic, ensureTopics } from './topics';
+import { describeTopicReport, ensureTopics } from './topics';
 
 /** The service's admin connection: creates the topics at start and answers the health check. */
 @Injectable()
@@ -24,7 +24,7 @@ export class KafkaAdmin implements OnModuleInit, OnApplicationShutdown {
     await this.admin.connect();
     const report = await ensureTopics(this.admin, this.env.TOPIC_PARTITIONS);
     if (report.created.length > 0) this.logger.log(`created topics: ${report.created.join(', ')}`);
-    for (const entry of report.short) this.logger.warn(describeShortTopic(entry));
+    for (const warning of describeTopicReport(report)) this.logger.warn(warning);
   }
 
   async onApplicationShutdown(): Promise<void> {

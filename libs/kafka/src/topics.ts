@@ -10,13 +10,18 @@ export const DLQ_PARTITIONS = 1;
  */
 export const DLQ_REPLAYS_TOPIC = 'dlq-replays';
 
-/** Every topic of the chain with the partitions it should have. */
-export function topicPlan(partitions: number): ITopicConfig[] {
+/** Every topic of the chain with the partitions and copies it should have. */
+export function topicPlan(partitions: number, replicas = 1): ITopicConfig[] {
   return [
-    ...Object.values(TOPICS).map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1 })),
-    ...Object.values(DLQ_TOPICS).map((topic) => ({ topic, numPartitions: DLQ_PARTITIONS, replicationFactor: 1, configEntries: DLQ_CONFIG })),
-    { topic: DLQ_REPLAYS_TOPIC, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+    ...Object.values(TOPICS).map((topic) => ({ topic, numPartitions: partitions, replicationFactor: replicas })),
+    ...Object.values(DLQ_TOPICS).map((topic) => ({ topic, numPartitions: DLQ_PARTITIONS, replicationFactor: replicas, configEntries: DLQ_CONFIG })),
+    { topic: DLQ_REPLAYS_TOPIC, numPartitions: 1, replicationFactor: replicas, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
   ];
+}
+
+/** Copies of every partition on a cluster of this many brokers: three (two in sync, set by the brokers) from three on. */
+export function replicasFor(brokers: number): number {
+  return Math.max(1, Math.min(3, brokers));
 }
 
 /** A dead letter holds its original whole, base64 if need be: DLQ topics take records twice the usual size. */
@@ -26,11 +31,17 @@ export interface TopicReport {
   created: string[];
   /** Topics that exist with fewer partitions than asked for: they cap how many consumers get work. */
   short: { topic: string; partitions: number; wanted: number }[];
+  /** Topics created earlier with fewer copies than the cluster now gives: losing a node may lose their records. */
+  fewReplicas: { topic: string; replicas: number; wanted: number }[];
 }
 
-/** Creates missing topics; existing ones are left as they are and reported when short of partitions. */
+/**
+ * Creates missing topics, with as many copies as the cluster's size calls for (replicasFor); existing ones are
+ * left as they are, and reported when short of partitions or of copies.
+ */
 export async function ensureTopics(admin: Admin, partitions: number): Promise<TopicReport> {
-  const plan = topicPlan(partitions);
+  const replicas = replicasFor((await admin.describeCluster()).brokers.length);
+  const plan = topicPlan(partitions, replicas);
   const existing = new Set(await admin.listTopics());
   const missing = plan.filter((spec) => !existing.has(spec.topic));
   // createTopics answers false, not an error, when another process created them first.
@@ -41,15 +52,29 @@ export async function ensureTopics(admin: Admin, partitions: number): Promise<To
     const wanted = plan.find((spec) => spec.topic === name)?.numPartitions ?? 0;
     return have.length < wanted ? [{ topic: name, partitions: have.length, wanted }] : [];
   });
-  return { created: missing.map((spec) => spec.topic), short };
+  const fewReplicas = topics.flatMap(({ name, partitions: have }) => {
+    const copies = Math.min(...have.map((p) => p.replicas.length));
+    return copies < replicas ? [{ topic: name, replicas: copies, wanted: replicas }] : [];
+  });
+  return { created: missing.map((spec) => spec.topic), short, fewReplicas };
 }
 
-export function describeShortTopic(entry: TopicReport['short'][number]): string {
-  return (
-    `topic "${entry.topic}" has ${entry.partitions} partition(s) but ${entry.wanted} are configured (TOPIC_PARTITIONS): ` +
-    `at most ${entry.partitions} consumer(s) per group get work. ` +
-    `Add partitions with \`npm run topics -- --partitions ${entry.wanted} --grow\` (keys may then map to new partitions).`
-  );
+/** A warning for each topic short of partitions or of copies, saying what it costs and what to do. */
+export function describeTopicReport(report: TopicReport): string[] {
+  return [
+    ...report.short.map(
+      (entry) =>
+        `topic "${entry.topic}" has ${entry.partitions} partition(s) but ${entry.wanted} are configured (TOPIC_PARTITIONS): ` +
+        `at most ${entry.partitions} consumer(s) per group get work. ` +
+        `Add partitions with \`npm run topics -- --partitions ${entry.wanted} --grow\` (keys may then map to new partitions).`,
+    ),
+    ...report.fewReplicas.map(
+      (entry) =>
+        `topic "${entry.topic}" keeps ${entry.replicas} copy(ies) of each partition but this cluster gives new topics ${entry.wanted}: ` +
+        `losing the node that holds a copy loses its records. It was created before the cluster grew: ` +
+        `recreate it, or add replicas with Kafka's kafka-reassign-partitions.`,
+    ),
+  ];
 }
 
 /** DLQ topics created before they were given their larger record limit get it now. */

@@ -38,3 +38,21 @@ export async function brokerAnswers(brokers: string[], timeoutMs = 3000): Promis
     await admin.disconnect().catch(() => undefined);
   }
 }
+
+/**
+ * Whether this one node answers: kafkajs' connect asks the seed broker (the only one given) for the cluster's
+ * metadata. brokerAnswers' describeCluster may ask any node of the cluster, a dead one included.
+ */
+export async function nodeAnswers(address: string, timeoutMs = 2000): Promise<boolean> {
+  const admin = new Kafka({ clientId: 'node-probe', brokers: [address], logLevel: logLevel.NOTHING, connectionTimeout: 1000, requestTimeout: timeoutMs, retry: { retries: 0 } }).admin();
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([admin.connect().then(() => true, () => false), deadline]);
+  } finally {
+    clearTimeout(timer);
+    await admin.disconnect().catch(() => undefined);
+  }
+}

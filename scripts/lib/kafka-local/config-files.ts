@@ -1,28 +1,45 @@
 import type { BrokerLayout } from './layout';
 
-/** The broker's server.properties: one KRaft node, broker and controller, listening where KAFKA_BROKERS says. */
-export function serverProperties(layout: BrokerLayout, host: string, port: number): string {
-  const controllerPort = port + 1;
+/** One KRaft node: broker and controller in one process. */
+export interface KafkaNode {
+  id: number;
+  host: string;
+  /** Where clients connect. */
+  port: number;
+  /** Where the controllers talk to each other. */
+  controllerPort: number;
+}
+
+/**
+ * A node's server.properties. With several voters, every replicated setting asks for three copies and two in
+ * sync (`min.insync.replicas=2`), internal topics included: with acks=all, nothing is acknowledged that is not on
+ * two nodes. One node keeps one copy of everything.
+ */
+export function serverProperties(layout: BrokerLayout, node: KafkaNode, voters: KafkaNode[] = [node]): string {
+  const replicas = Math.min(3, voters.length);
+  const inSync = replicas > 1 ? 2 : 1;
   return [
     '# Written by scripts/lib/kafka-local on every start: edit the script, not this file.',
     'process.roles=broker,controller',
-    'node.id=1',
+    `node.id=${node.id}`,
     // Static voters rather than controller.quorum.bootstrap.servers + format --standalone: the quorum is
     // then described by this file alone, so a changed port in KAFKA_BROKERS needs no reformat (a dynamic
     // quorum records the controller endpoint in the formatted metadata log). Both work on 4.1.2.
-    `controller.quorum.voters=1@${host}:${controllerPort}`,
-    `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://${host}:${port}`,
+    `controller.quorum.voters=${voters.map((v) => `${v.id}@${v.host}:${v.controllerPort}`).join(',')}`,
+    `listeners=PLAINTEXT://${node.host}:${node.port},CONTROLLER://${node.host}:${node.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://${node.host}:${node.port}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     `log.dirs=${layout.dataDir}`,
     'num.partitions=3',
-    'offsets.topic.replication.factor=1',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
+    `default.replication.factor=${replicas}`,
+    `min.insync.replicas=${inSync}`,
+    `offsets.topic.replication.factor=${replicas}`,
+    `transaction.state.log.replication.factor=${replicas}`,
+    `transaction.state.log.min.isr=${inSync}`,
+    `share.coordinator.state.topic.replication.factor=${replicas}`,
+    `share.coordinator.state.topic.min.isr=${inSync}`,
     'group.initial.rebalance.delay.ms=0',
     // Topics are created by scripts/topics.ts with explicit partitions; a typo must not create one.
     'auto.create.topics.enable=false',

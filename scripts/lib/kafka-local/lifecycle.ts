@@ -25,7 +25,7 @@ function resolve(opts: LocalBrokerOptions) {
   return { layout: brokerLayout(opts.stateDir ?? stateDirFromEnv()), brokers: opts.brokers ?? brokersFromEnv(), log: opts.log ?? defaultLog };
 }
 
-function javaBinary(): string {
+export function javaBinary(): string {
   return process.env.JAVA_HOME ? path.join(process.env.JAVA_HOME, 'bin', 'java') : 'java';
 }
 
@@ -34,16 +34,15 @@ function logJvmOptions(layout: BrokerLayout): string[] {
 }
 
 // Any 16 random bytes make a valid id, but one starting with '-' would be read as an option by the tool.
-function newClusterId(): string {
+export function newClusterId(): string {
   let id: string;
   do id = randomBytes(16).toString('base64url');
   while (id.startsWith('-'));
   return id;
 }
 
-async function formatStorageIfNeeded(layout: BrokerLayout, libs: string, log: Log): Promise<void> {
+async function formatStorageIfNeeded(layout: BrokerLayout, libs: string, log: Log, clusterId = newClusterId()): Promise<void> {
   if (fs.existsSync(path.join(layout.dataDir, 'meta.properties'))) return;
-  const clusterId = newClusterId();
   log(`formatting ${layout.dataDir} (cluster id ${clusterId})`);
   const result = await run(
     javaBinary(),
@@ -62,7 +61,7 @@ function diagnostics(layout: BrokerLayout): string {
   return `--- ${layout.brokerOut} ---\n${readTail(layout.brokerOut, 30)}\n--- ${layout.serverLog} ---\n${readTail(layout.serverLog, 30)}`;
 }
 
-function pidOf(layout: BrokerLayout): number | undefined {
+export function pidOf(layout: BrokerLayout): number | undefined {
   let pid: number;
   try {
     pid = Number(fs.readFileSync(layout.pidFile, 'utf8').trim());
@@ -77,7 +76,7 @@ export function localBrokerPid(stateDir: string = stateDirFromEnv()): number | u
   return pidOf(brokerLayout(stateDir));
 }
 
-async function waitUntilReady(layout: BrokerLayout, brokers: string[], exited: () => string | undefined): Promise<void> {
+export async function waitUntilReady(layout: BrokerLayout, brokers: string[], exited: () => string | undefined): Promise<void> {
   const deadline = Date.now() + READY_DEADLINE_MS;
   for (;;) {
     const why = exited();
@@ -90,33 +89,24 @@ async function waitUntilReady(layout: BrokerLayout, brokers: string[], exited: (
   }
 }
 
-/** Starts the local broker unless one answers already; resolves once it answers. */
-export async function startLocalBroker(opts: LocalBrokerOptions = {}): Promise<{ started: boolean }> {
-  const { layout, brokers, log } = resolve(opts);
-  if (await brokerAnswers(brokers)) return { started: false };
-
-  const { host, port } = parseAddress(brokers[0]);
-  const properties = serverProperties(layout, host, port);
-  const previous = pidOf(layout);
-  if (previous !== undefined) {
-    // Our broker is alive but silent: either an interrupted `up` left it starting (wait for it, do not
-    // race it for the data directory), or it listens elsewhere because KAFKA_BROKERS changed since.
-    if (fs.readFileSync(layout.serverProperties, 'utf8') !== properties) {
-      throw new Error(`the local broker (pid ${previous}) runs with other listeners than ${brokers[0]}: run kafka:down first`);
-    }
-    log(`broker pid ${previous} is still starting; waiting for it`);
-    await waitUntilReady(layout, brokers, () => (isBrokerProcess(previous) ? undefined : `pid ${previous} is gone`));
-    return { started: false };
-  }
-
+/**
+ * Writes a node's configuration, formats its storage the first time (with the cluster's id, when it joins
+ * others), and starts it detached. Resolves with its pid and a way to ask whether it has exited since.
+ */
+export async function launchNode(
+  layout: BrokerLayout,
+  properties: string,
+  log: Log,
+  node: { clusterId?: string; heap?: string[] } = {},
+): Promise<{ pid: number; exitReason: () => string | undefined }> {
   const libs = await ensureClasspath(log);
   fs.mkdirSync(layout.logsDir, { recursive: true });
   fs.writeFileSync(layout.serverProperties, properties);
   fs.writeFileSync(layout.log4jConfig, LOG4J2_XML);
-  await formatStorageIfNeeded(layout, libs, log);
+  await formatStorageIfNeeded(layout, libs, log, node.clusterId);
 
   const args = [
-    ...heapOptions(),
+    ...(node.heap ?? heapOptions()),
     // The G1 settings of kafka-run-class.sh: short pauses matter more than throughput for a dev broker.
     '-server', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35',
     '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true',
@@ -138,10 +128,33 @@ export async function startLocalBroker(opts: LocalBrokerOptions = {}): Promise<{
     throw new Error(`cannot start ${javaBinary()}: ${exitReason ?? 'no pid'}`);
   }
   fs.writeFileSync(layout.pidFile, `${child.pid}\n`);
-  log(`broker pid ${child.pid} starting at ${brokers[0]} (logs in ${layout.logsDir})`);
+  return { pid: child.pid, exitReason: () => exitReason };
+}
+
+/** Starts the local broker unless one answers already; resolves once it answers. */
+export async function startLocalBroker(opts: LocalBrokerOptions = {}): Promise<{ started: boolean }> {
+  const { layout, brokers, log } = resolve(opts);
+  if (await brokerAnswers(brokers)) return { started: false };
+
+  const { host, port } = parseAddress(brokers[0]);
+  const properties = serverProperties(layout, { id: 1, host, port, controllerPort: port + 1 });
+  const previous = pidOf(layout);
+  if (previous !== undefined) {
+    // Our broker is alive but silent: either an interrupted `up` left it starting (wait for it, do not
+    // race it for the data directory), or it listens elsewhere because KAFKA_BROKERS changed since.
+    if (fs.readFileSync(layout.serverProperties, 'utf8') !== properties) {
+      throw new Error(`the local broker (pid ${previous}) runs with other listeners than ${brokers[0]}: run kafka:down first`);
+    }
+    log(`broker pid ${previous} is still starting; waiting for it`);
+    await waitUntilReady(layout, brokers, () => (isBrokerProcess(previous) ? undefined : `pid ${previous} is gone`));
+    return { started: false };
+  }
+
+  const { pid, exitReason } = await launchNode(layout, properties, log);
+  log(`broker pid ${pid} starting at ${brokers[0]} (logs in ${layout.logsDir})`);
 
   try {
-    await waitUntilReady(layout, brokers, () => exitReason);
+    await waitUntilReady(layout, brokers, exitReason);
   } catch (err) {
     // A broker that never became ready must not linger holding the port and the data directory lock.
     await stopLocalBroker({ ...opts, log: () => undefined });
@@ -153,6 +166,11 @@ export async function startLocalBroker(opts: LocalBrokerOptions = {}): Promise<{
 /** Stops the local broker (controlled shutdown, SIGKILL after 30 s); false if none ran. */
 export async function stopLocalBroker(opts: LocalBrokerOptions = {}): Promise<boolean> {
   const { layout, log } = resolve(opts);
+  return stopNode(layout, log);
+}
+
+/** Stops the node of that layout (controlled shutdown, SIGKILL after 30 s); false if it was not running. */
+export async function stopNode(layout: BrokerLayout, log: Log): Promise<boolean> {
   const pid = pidOf(layout);
   if (pid === undefined) {
     fs.rmSync(layout.pidFile, { force: true });

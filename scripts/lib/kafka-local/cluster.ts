@@ -1,0 +1,152 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { nodeAnswers } from './client';
+import { serverProperties, type KafkaNode } from './config-files';
+import { brokerLayout, type BrokerLayout } from './layout';
+import { ensureClasspath } from './classpath';
+import { javaBinary, launchNode, newClusterId, pidOf, stopNode, waitUntilReady } from './lifecycle';
+import { run } from './run';
+import { defaultLog, parseAddress, stateDirFromEnv, type Log } from './settings';
+
+/** Client ports of the three local nodes unless KAFKA_BROKERS lists three addresses. */
+export const CLUSTER_BROKERS = ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9094'];
+/** A node's controller listens this far above its client port (9092 → 9192), clear of the other nodes' ports. */
+const CONTROLLER_OFFSET = 100;
+/** Three heaps beside the chain on 2 cores and 24 GiB. */
+const NODE_HEAP = ['-Xms384m', '-Xmx384m'];
+
+export interface ClusterOptions {
+  /** The cluster's own state directory; each node keeps its data in `node-<id>` under it. */
+  stateDir?: string;
+  /** The three client addresses. */
+  brokers?: string[];
+  log?: Log;
+}
+
+interface ClusterNode {
+  node: KafkaNode;
+  address: string;
+  layout: BrokerLayout;
+}
+
+function clusterOf(opts: ClusterOptions) {
+  const stateDir = opts.stateDir ?? `${stateDirFromEnv()}-cluster`;
+  const brokers = opts.brokers ?? CLUSTER_BROKERS;
+  if (brokers.length !== 3) throw new Error(`a local cluster has three nodes: give three addresses, not ${brokers.length}`);
+  const nodes: ClusterNode[] = brokers.map((address, i) => {
+    const { host, port } = parseAddress(address);
+    const id = i + 1;
+    return { node: { id, host, port, controllerPort: port + CONTROLLER_OFFSET }, address, layout: brokerLayout(path.join(stateDir, `node-${id}`)) };
+  });
+  return { stateDir, brokers, nodes, log: opts.log ?? defaultLog };
+}
+
+/** Every node formats its storage with the same cluster id, kept beside them. */
+function clusterId(stateDir: string): string {
+  const file = path.join(stateDir, 'cluster.id');
+  if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8').trim();
+  const id = newClusterId();
+  fs.mkdirSync(stateDir, { recursive: true });
+  fs.writeFileSync(file, `${id}\n`);
+  return id;
+}
+
+/**
+ * Starts whichever of the three nodes is not running (all of them the first time, a lost one later, so it
+ * rejoins), then waits until every node answers and the cluster counts three brokers.
+ */
+export async function startLocalCluster(opts: ClusterOptions = {}): Promise<{ started: number[] }> {
+  const { stateDir, brokers, nodes, log } = clusterOf(opts);
+  const id = clusterId(stateDir);
+  const voters = nodes.map((n) => n.node);
+  const started: Array<{ node: ClusterNode; exitReason: () => string | undefined }> = [];
+  for (const member of nodes) {
+    if (pidOf(member.layout) !== undefined) continue;
+    const { pid, exitReason } = await launchNode(member.layout, serverProperties(member.layout, member.node, voters), log, { clusterId: id, heap: NODE_HEAP });
+    log(`node ${member.node.id} pid ${pid} starting at ${member.address} (logs in ${member.layout.logsDir})`);
+    started.push({ node: member, exitReason });
+  }
+  for (const { node, exitReason } of started) await waitUntilReady(node.layout, [node.address], exitReason);
+  await waitForBrokers(brokers, nodes.length);
+  return { started: started.map((s) => s.node.node.id) };
+}
+
+async function waitForBrokers(brokers: string[], count: number, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = await describe(brokers).then((d) => d?.brokers.length ?? 0);
+    if (seen >= count) return;
+    if (Date.now() >= deadline) throw new Error(`the cluster counts ${seen} of ${count} brokers after ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function describe(brokers: string[]) {
+  const admin = new Kafka({ clientId: 'cluster-status', brokers, logLevel: logLevel.NOTHING, retry: { retries: 1 } }).admin();
+  try {
+    await admin.connect();
+    return await admin.describeCluster();
+  } catch {
+    return undefined;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+/** Stops every node of the local cluster; with `purge`, deletes their data too. Answers how many were running. */
+export async function stopLocalCluster(opts: ClusterOptions & { purge?: boolean } = {}): Promise<number> {
+  const { stateDir, nodes, log } = clusterOf(opts);
+  // All at once: a node stopping alone waits for the others to take over its partitions.
+  const stopped = (await Promise.all(nodes.map((member) => stopNode(member.layout, log)))).filter(Boolean).length;
+  if (opts.purge) fs.rmSync(stateDir, { recursive: true, force: true });
+  return stopped;
+}
+
+export interface ClusterStatus {
+  nodes: Array<{ id: number; address: string; pid?: number; answering: boolean }>;
+  controller?: number;
+  underReplicated: Array<{ topic: string; partition: number; replicas: number; inSync: number }>;
+}
+
+/** Each node (its pid, whether it answers), the active controller, and the partitions short of in-sync replicas. */
+export async function localClusterStatus(opts: ClusterOptions = {}): Promise<ClusterStatus> {
+  const { brokers, nodes } = clusterOf(opts);
+  const status: ClusterStatus = { nodes: [], underReplicated: [] };
+  for (const member of nodes) {
+    status.nodes.push({ id: member.node.id, address: member.address, pid: pidOf(member.layout), answering: await nodeAnswers(member.address) });
+  }
+  status.controller = await activeController(brokers.filter((_, i) => status.nodes[i].answering));
+  const admin = new Kafka({ clientId: 'cluster-status', brokers, logLevel: logLevel.NOTHING, retry: { retries: 1 } }).admin();
+  try {
+    await admin.connect();
+    const topics = await admin.listTopics();
+    const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
+    for (const topic of metadata) {
+      for (const p of topic.partitions) {
+        if (p.isr.length < p.replicas.length) status.underReplicated.push({ topic: topic.name, partition: p.partitionId, replicas: p.replicas.length, inSync: p.isr.length });
+      }
+    }
+  } catch {
+    // No node answers: the nodes' lines say so.
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  return status;
+}
+
+/**
+ * The leader of the KRaft quorum, from Kafka's own tool (DescribeQuorum): kafkajs' describeCluster names a
+ * random broker as "controller" under KRaft, which is not the active controller.
+ */
+async function activeController(answering: string[]): Promise<number | undefined> {
+  if (answering.length === 0) return undefined;
+  const libs = await ensureClasspath(() => undefined);
+  const result = await run(
+    javaBinary(),
+    ['-Xmx128m', '-cp', path.join(libs, '*'), 'org.apache.kafka.tools.MetadataQuorumCommand', '--bootstrap-server', answering.join(','), 'describe', '--status'],
+    30_000,
+  );
+  const leader = /^LeaderId:\s+(\d+)/m.exec(result.output);
+  return leader ? Number(leader[1]) : undefined;
+}
