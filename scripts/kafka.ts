@@ -7,24 +7,11 @@ import {
   startLocalBroker,
   stopLocalBroker,
 } from './lib/kafka-local';
-import { CLUSTER_BROKERS, localClusterStatus, startLocalCluster, stopLocalCluster } from './lib/kafka-local/cluster';
+import { clusterBrokersFromEnv, nodeCountFromArgs, localClusterStatus, startLocalCluster, stopLocalCluster } from './lib/kafka-local/cluster';
 
 const USAGE = 'usage: tsx scripts/kafka.ts up [--brokers 1|3] | down [--purge] | status [--brokers 1|3]';
 
-/** `--brokers N`: one node (the default) or a cluster of three. */
-function nodeCount(flags: string[]): 1 | 3 {
-  const at = flags.indexOf('--brokers');
-  if (at < 0) return 1;
-  const value = flags[at + 1];
-  if (value === '1' || value === '3') return Number(value) as 1 | 3;
-  throw new Error(`--brokers takes 1 or 3, not ${value ?? 'nothing'}; ${USAGE}`);
-}
 
-/** The cluster's addresses: KAFKA_BROKERS when it lists three, else 127.0.0.1:9092, 9093 and 9094. */
-function clusterBrokers(): string[] {
-  const listed = brokersFromEnv();
-  return listed.length === 3 ? listed : CLUSTER_BROKERS;
-}
 
 function seconds(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)} s`;
@@ -36,12 +23,10 @@ async function main(args: string[]): Promise<number> {
   const t0 = Date.now();
   switch (command) {
     case 'up': {
-      if (nodeCount(flags) === 3) {
-        const single = localBrokerPid();
-        if (single !== undefined) throw new Error(`a single local broker runs (pid ${single}): stop it with \`npm run kafka:down\` before starting three nodes`);
-        const { started } = await startLocalCluster({ brokers: clusterBrokers() });
+      if (nodeCountFromArgs(flags) === 3) {
+        const { started } = await startLocalCluster({ brokers: clusterBrokersFromEnv() });
         const what = started.length === 0 ? 'all three nodes already running' : `started node(s) ${started.join(', ')}`;
-        console.log(`cluster ready at ${clusterBrokers().join(',')} (${what}) in ${seconds(t0)}`);
+        console.log(`cluster ready at ${clusterBrokersFromEnv().join(',')} (${what}) in ${seconds(t0)}`);
         return 0;
       }
       const { started } = await startLocalBroker();
@@ -55,14 +40,14 @@ async function main(args: string[]): Promise<number> {
       const stopped = await stopLocalBroker();
       if (purge) await purgeLocalBroker();
       // Every local node goes down: the single broker and the cluster's, whichever run.
-      const nodes = await stopLocalCluster({ brokers: clusterBrokers(), purge });
+      const nodes = await stopLocalCluster({ brokers: clusterBrokersFromEnv(), purge });
       const what = [stopped ? 'broker stopped' : '', nodes > 0 ? `${nodes} cluster node(s) stopped` : ''].filter(Boolean).join(', ') || 'no local broker was running';
       console.log(`${what}${purge ? ', data purged' : ''} in ${seconds(t0)}`);
       return 0;
     }
     case 'status': {
-      if (nodeCount(flags) === 3) {
-        const status = await localClusterStatus({ brokers: clusterBrokers() });
+      if (nodeCountFromArgs(flags) === 3) {
+        const status = await localClusterStatus({ brokers: clusterBrokersFromEnv() });
         for (const node of status.nodes) {
           const role = node.id === status.controller ? ', active controller' : '';
           console.log(`node ${node.id} at ${node.address}: ${node.answering ? 'answering' : 'not answering'} (${node.pid !== undefined ? `pid ${node.pid}` : 'no process'}${role})`);

@@ -1,6 +1,7 @@
 import { describeTopicReport, ensureTopics } from '@app/kafka';
 import { Secrets } from '@app/platform/config/secrets';
 import { brokersFromEnv, startLocalBroker, stopLocalBroker, toolKafka } from './lib/kafka-local';
+import { clusterBrokersFromEnv, nodeCountFromArgs, startLocalCluster, stopLocalCluster } from './lib/kafka-local/cluster';
 import { buildServices } from './lib/build';
 import { prefixedSink } from './lib/log-prefix';
 import { databaseUrlFromEnv, requirePostgres } from './lib/postgres';
@@ -17,7 +18,10 @@ async function main(): Promise<void> {
   // The services blank their own secrets; this catches what a crashing one printed past its logger.
   const secrets = Secrets.of(process.env);
   await requirePostgres(databaseUrlFromEnv());
-  const broker = await startLocalBroker();
+  // `npm start -- --brokers 3`: the chain on three local nodes, which its services then reach through KAFKA_BROKERS.
+  const cluster = nodeCountFromArgs(process.argv.slice(2)) === 3;
+  if (cluster) process.env.KAFKA_BROKERS = clusterBrokersFromEnv().join(',');
+  const broker = cluster ? { started: (await startLocalCluster()).started.length === 3 } : await startLocalBroker();
   const brokers = brokersFromEnv();
   console.log(`[start] Kafka at ${brokers.join(',')} (${broker.started ? 'started' : 'already running'})`);
 
@@ -28,7 +32,7 @@ async function main(): Promise<void> {
     stopping = true;
     console.log('[start] stopping the chain…');
     await stopServices(services);
-    if (broker.started) await stopLocalBroker();
+    if (broker.started) await (cluster ? stopLocalCluster() : stopLocalBroker());
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown(0));

@@ -5,9 +5,9 @@ import { nodeAnswers } from './client';
 import { serverProperties, type KafkaNode } from './config-files';
 import { brokerLayout, type BrokerLayout } from './layout';
 import { ensureClasspath } from './classpath';
-import { javaBinary, launchNode, newClusterId, pidOf, stopNode, waitUntilReady } from './lifecycle';
+import { javaBinary, launchNode, localBrokerPid, newClusterId, pidOf, stopNode, waitUntilReady } from './lifecycle';
 import { run } from './run';
-import { defaultLog, parseAddress, stateDirFromEnv, type Log } from './settings';
+import { brokersFromEnv, defaultLog, parseAddress, stateDirFromEnv, type Log } from './settings';
 
 /** Client ports of the three local nodes unless KAFKA_BROKERS lists three addresses. */
 export const CLUSTER_BROKERS = ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9094'];
@@ -15,6 +15,21 @@ export const CLUSTER_BROKERS = ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9
 const CONTROLLER_OFFSET = 100;
 /** Three heaps beside the chain on 2 cores and 24 GiB. */
 const NODE_HEAP = ['-Xms384m', '-Xmx384m'];
+
+/** The cluster's addresses: KAFKA_BROKERS when it lists three, else 127.0.0.1:9092, 9093 and 9094. */
+export function clusterBrokersFromEnv(): string[] {
+  const listed = brokersFromEnv();
+  return listed.length === 3 ? listed : CLUSTER_BROKERS;
+}
+
+/** `--brokers N`: one node (the default) or a cluster of three. */
+export function nodeCountFromArgs(flags: string[]): 1 | 3 {
+  const at = flags.indexOf('--brokers');
+  if (at < 0) return 1;
+  const value = flags[at + 1];
+  if (value === '1' || value === '3') return Number(value) as 1 | 3;
+  throw new Error(`--brokers takes 1 or 3, not ${value ?? 'nothing'}`);
+}
 
 export interface ClusterOptions {
   /** The cluster's own state directory; each node keeps its data in `node-<id>` under it. */
@@ -32,7 +47,7 @@ interface ClusterNode {
 
 function clusterOf(opts: ClusterOptions) {
   const stateDir = opts.stateDir ?? `${stateDirFromEnv()}-cluster`;
-  const brokers = opts.brokers ?? CLUSTER_BROKERS;
+  const brokers = opts.brokers ?? clusterBrokersFromEnv();
   if (brokers.length !== 3) throw new Error(`a local cluster has three nodes: give three addresses, not ${brokers.length}`);
   const nodes: ClusterNode[] = brokers.map((address, i) => {
     const { host, port } = parseAddress(address);
@@ -58,6 +73,9 @@ function clusterId(stateDir: string): string {
  */
 export async function startLocalCluster(opts: ClusterOptions = {}): Promise<{ started: number[] }> {
   const { stateDir, brokers, nodes, log } = clusterOf(opts);
+  const single = localBrokerPid();
+  // The single broker holds 9092 and 9093 (its controller): the two cannot run side by side from one state directory.
+  if (single !== undefined) throw new Error(`a single local broker runs (pid ${single}): stop it with \`npm run kafka:down\` before starting three nodes`);
   const id = clusterId(stateDir);
   const voters = nodes.map((n) => n.node);
   const started: Array<{ node: ClusterNode; exitReason: () => string | undefined }> = [];
