@@ -6,6 +6,7 @@ import { TOPICS } from '@app/contracts';
 import { ConfigResourceTypes, Partitioners, type Admin, type Producer } from 'kafkajs';
 import { waitFor } from '../scripts/lib/wait';
 import { toolKafka } from '../scripts/lib/kafka-local';
+import { clusterNodeLayout, clusterStateDir } from '../scripts/lib/kafka-local/cluster';
 import { REPO_ROOT } from '../scripts/lib/services';
 
 // A cluster of its own, beside the chain's broker: three KRaft nodes, each broker and controller.
@@ -19,7 +20,7 @@ function kafkaCli(...args: string[]): { status: number | null; stdout: string } 
 }
 
 function pidOf(node: number): number {
-  return Number(readFileSync(join(REPO_ROOT, `${STATE_DIR}-cluster`, `node-${node}`, 'broker.pid'), 'utf8'));
+  return Number(readFileSync(clusterNodeLayout(clusterStateDir(join(REPO_ROOT, STATE_DIR)), node).pidFile, 'utf8'));
 }
 
 const kafka = toolKafka('e2e-cluster', NODES);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import type { Producer } from 'kafkajs';
 import request from 'supertest';
@@ -8,6 +7,7 @@ import { waitFor } from '../scripts/lib/wait';
 import { startService, stopService } from './support/chain-control';
 import { queryTestDatabase } from './support/database';
 import { DeadLetterReader } from './support/dead-letters';
+import { orderCreatedEvent } from './support/events';
 import { TEST_PORT_OFFSET, testDatabaseUrl, testServiceEnv, urlOf } from './support/environment';
 import { CHAIN_DEADLINE_MS, emailsOf, freshUserId, joinedGroup } from './support/http';
 import { connectedProducer } from './support/kafka';
@@ -18,18 +18,7 @@ const ORDERS_DLQ = DLQ_TOPICS[TOPICS.orderCreated];
 const address = (userId: number) => `user${userId}@example.com`;
 const messageIdOf = (orderId: string) => `<order-${orderId}@shop.example>`;
 
-function orderEvent(userId: number) {
-  return {
-    order_id: randomUUID(),
-    payment_id: `smtp-${randomUUID()}`,
-    user_id: userId,
-    items: [{ name: 'AirPods Pro', price: 249, quantity: 1 }],
-    total: 249,
-    status: 'confirmed',
-    created_at: new Date().toISOString(),
-    instance_id: 'e2e',
-  };
-}
+const orderEvent = (userId: number) => orderCreatedEvent(userId, { name: 'AirPods Pro', price: 249, paymentPrefix: 'smtp' });
 
 /**
  * The email service against a real SMTP server run in this process. The chain's own email instance (JSON

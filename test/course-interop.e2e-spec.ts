@@ -1,4 +1,5 @@
 import { derivedUuid, DLQ_TOPICS, TOPICS } from '@app/contracts';
+import { recordId } from '@app/kafka';
 import type { Producer } from 'kafkajs';
 import { waitFor } from '../scripts/lib/wait';
 import { queryTestDatabase } from './support/database';
@@ -17,9 +18,9 @@ function courseEmail(orderId: number, userId: number) {
   return { user_id: userId, order_id: orderId, email_to: `user_${userId}@example.com`, subject: `Confirmation de commande #${orderId}`, status: 'sent' };
 }
 
-/** The id a consumer derives for a record of the course's shape: its place and its time, see recordId. */
+/** The id a consumer derives for a record of the course's shape: its place and its time. */
 function recordIdOf(topic: string, meta: { partition: number; baseOffset?: string }, timestamp: string): string {
-  return `${topic}:${meta.partition}:${meta.baseOffset}@${timestamp}`;
+  return recordId({ topic, partition: meta.partition, offset: meta.baseOffset!, key: null, timestamp });
 }
 
 async function analyticsEvent(topic: string, eventId: string) {

@@ -9,6 +9,7 @@ import { waitFor } from '../scripts/lib/wait';
 import { startService, stopService } from './support/chain-control';
 import { queryTestDatabase } from './support/database';
 import { DeadLetterReader } from './support/dead-letters';
+import { paymentEvent } from './support/events';
 import { testChainSpecs, testServiceEnv } from './support/environment';
 import { CHAIN_DEADLINE_MS, freshUserId, joinedGroup, ordersOf } from './support/http';
 import { chainQuiet, connectedProducer, endOffsetSum, testKafka } from './support/kafka';
@@ -40,9 +41,7 @@ function jsonLines<T>(run: Run): T[] {
   return run.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as T);
 }
 
-function payment(userId: number, paymentId: string, amount = 10) {
-  return { payment_id: paymentId, user_id: userId, cart: [{ name: 'Lego Millennium Falcon', price: 10, quantity: 1 }], amount, timestamp: Math.floor(Date.now() / 1000) };
-}
+const payment = (userId: number, paymentId: string, amount = 10) => paymentEvent(userId, paymentId, { name: 'Lego Millennium Falcon', amount });
 
 /** The one record at `offset` of a partition, read back from the broker. */
 async function recordAt(topic: string, partition: number, offset: string): Promise<KafkaMessage> {

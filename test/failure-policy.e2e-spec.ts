@@ -9,16 +9,14 @@ import { waitFor } from '../scripts/lib/wait';
 import { chainServices } from './support/chain-control';
 import { queryTestDatabase } from './support/database';
 import { DeadLetterReader } from './support/dead-letters';
+import { paymentEvent } from './support/events';
 import { testBrokers } from './support/environment';
 import { CHAIN_DEADLINE_MS, freshUserId, ordersOf } from './support/http';
 import { connectedProducer, testKafka } from './support/kafka';
 
 const PAYMENTS_DLQ = DLQ_TOPICS[TOPICS.paymentSuccessful];
 
-function payment(userId: number, paymentId: string, items = 1) {
-  const cart = Array.from({ length: items }, () => ({ name: 'Samsung TV 65" QLED, black, wall mount included', price: 10, quantity: 1 }));
-  return { payment_id: paymentId, user_id: userId, cart, amount: 10 * items, timestamp: Math.floor(Date.now() / 1000) };
-}
+const payment = (userId: number, paymentId: string, lines = 1) => paymentEvent(userId, paymentId, { lines });
 
 async function orderInstances() {
   return (await chainServices()).filter((s) => s.label.startsWith('order-'));

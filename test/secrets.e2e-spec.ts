@@ -10,6 +10,7 @@ import { startService, stopService } from './support/chain-control';
 import { TEST_PORT_OFFSET, testChainSpecs, testDatabaseUrl, testServiceEnv } from './support/environment';
 import { CHAIN_DEADLINE_MS, freshUserId, joinedGroup, ordersOf, payment } from './support/http';
 import { chainQuiet, connectedProducer } from './support/kafka';
+import { orderCreatedEvent } from './support/events';
 
 /** A password no log line could contain by chance. */
 const PASSWORD = `s3cr3t-${randomUUID()}`;
@@ -117,16 +118,7 @@ describe('no password from DATABASE_URL or SMTP_URL is ever printed', () => {
       await joinedGroup(email.url, 3);
 
       const userId = freshUserId();
-      const order = {
-        order_id: randomUUID(),
-        payment_id: `secrets-${randomUUID()}`,
-        user_id: userId,
-        items: [{ name: 'Kindle', price: 99, quantity: 1 }],
-        total: 99,
-        status: 'confirmed',
-        created_at: new Date().toISOString(),
-        instance_id: 'e2e',
-      };
+      const order = orderCreatedEvent(userId, { name: 'Kindle', price: 99, paymentPrefix: 'secrets' });
       const producer = await connectedProducer();
       try {
         await producer.send({ topic: TOPICS.orderCreated, messages: [{ key: String(userId), value: JSON.stringify(order) }] });

@@ -3,6 +3,7 @@ import type { DeadLetterRecord } from '@app/contracts';
 // The modules alone, as kafka-local's client does: the tools need not load Nest.
 import { originalBytes } from '@app/kafka/dead-letter';
 import { DLQ_REPLAYS_TOPIC } from '@app/kafka/topics';
+import { holdsUndecodableBatch } from '@app/kafka/undecodable-batches';
 import { Partitioners, type Admin, type IHeaders, type Kafka, type Message, type Transaction } from 'kafkajs';
 import { letterId, letterName, type Letter } from './dead-letters';
 import { currentRanges, scanRanges } from './topic-scan';
@@ -87,7 +88,7 @@ function refusal(record: DeadLetterRecord): string | undefined {
       'or less than the whole key or headers), so the record cannot be sent back as it was'
     );
   }
-  if (/could not decode the record batch/.test(record.error)) {
+  if (holdsUndecodableBatch(record.error)) {
     return 'it holds a whole record batch the consumer could not decode, not one record: sent back, its bytes would be one value';
   }
   return undefined;

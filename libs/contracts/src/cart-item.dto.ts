@@ -1,5 +1,6 @@
 import { IsInt, IsNotEmpty, IsNumber, IsOptional, IsPositive, IsString, Max, MaxLength, Min } from 'class-validator';
 import { HasCents, IsStorableText } from './storable';
+import { ContractViolation } from './validation';
 
 export const MAX_PRICE = 1_000_000;
 // With at most 100 items, a cart's total stays at most 10^11, within the stores' numeric(14, 2) columns
@@ -33,4 +34,22 @@ export class CartItemDto {
 export function cartTotal(cart: readonly Pick<CartItemDto, 'price' | 'quantity'>[]): number {
   const cents = cart.reduce((sum, item) => sum + Math.round(item.price * 100) * item.quantity, 0);
   return cents / 100;
+}
+
+/**
+ * The total of `items`, checked against the total an event states (if it states one): a cent or more apart, the
+ * event contradicts itself and breaks its contract. `what` names the computed total in the message.
+ */
+export function checkedTotal(
+  contract: string,
+  field: string,
+  stated: number | undefined,
+  items: readonly Pick<CartItemDto, 'price' | 'quantity'>[],
+  what: string,
+): number {
+  const total = cartTotal(items);
+  if (stated !== undefined && Math.abs(stated - total) >= 0.005) {
+    throw new ContractViolation(contract, [{ field, messages: [`${field} ${stated} does not match ${what} ${total}`] }]);
+  }
+  return total;
 }

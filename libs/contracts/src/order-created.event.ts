@@ -15,10 +15,9 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { cartTotal, CartItemDto } from './cart-item.dto';
+import { CartItemDto, checkedTotal } from './cart-item.dto';
 import { derivedUuid, writtenAt } from './derived-id';
 import { IsEventId } from './event-id';
-import { ContractViolation } from './validation';
 
 /**
  * `order-created`. The course's order service writes a smaller shape: an integer `order_id` (a counter that
@@ -81,10 +80,7 @@ export const UNKNOWN_INSTANCE = 'unknown';
  * that disagrees with them is a contract violation); the time is when the record was written.
  */
 export function settleOrder(event: OrderCreatedEvent, recordId: string, timestamp: string): SettledOrder {
-  const total = cartTotal(event.items);
-  if (event.total !== undefined && Math.abs(event.total - total) >= 0.005) {
-    throw new ContractViolation(OrderCreatedEvent.name, [{ field: 'total', messages: [`total ${event.total} does not match the items' total ${total}`] }]);
-  }
+  const total = checkedTotal(OrderCreatedEvent.name, 'total', event.total, event.items, "the items' total");
   return Object.assign(event, {
     order_id: typeof event.order_id === 'string' ? event.order_id : derivedUuid(`order:${recordId}`),
     payment_id: event.payment_id ?? recordId,

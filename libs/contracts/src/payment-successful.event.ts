@@ -1,8 +1,7 @@
 import { IsNumber, IsOptional, IsPositive, IsString, Length, Min } from 'class-validator';
-import { cartTotal } from './cart-item.dto';
+import { checkedTotal } from './cart-item.dto';
 import { PaymentRequestDto } from './payment-request.dto';
 import { IsStorableText } from './storable';
-import { ContractViolation } from './validation';
 
 /**
  * `payment-successful`. The course's flood tool sends only `{ user_id, cart, timestamp }`: consumers then
@@ -38,12 +37,7 @@ export interface SettledPayment extends PaymentSuccessfulEvent {
  * payment) and the amount (from the cart). An amount that disagrees with its cart is a contract violation.
  */
 export function settlePayment(event: PaymentSuccessfulEvent, recordId: string): SettledPayment {
-  const total = cartTotal(event.cart);
-  if (event.amount !== undefined && Math.abs(event.amount - total) >= 0.005) {
-    throw new ContractViolation(PaymentSuccessfulEvent.name, [
-      { field: 'amount', messages: [`amount ${event.amount} does not match the cart total ${total}`] },
-    ]);
-  }
+  const total = checkedTotal(PaymentSuccessfulEvent.name, 'amount', event.amount, event.cart, 'the cart total');
   return Object.assign(event, { payment_id: event.payment_id ?? recordId, amount: total });
 }
 

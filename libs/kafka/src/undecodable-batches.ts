@@ -42,12 +42,19 @@ export function copyUndecodableMark<T extends object>(from: object, to: T): T {
 
 const CODEC_NAMES = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 
+const UNDECODABLE_REASON = 'the client could not decode the record batch';
+
 export function describeUndecodableBatch(batch: UndecodableBatch): string {
   const codec = CODEC_NAMES[batch.codec] ?? `unknown codec ${batch.codec}`;
   return (
-    `the client could not decode the record batch at offsets ${batch.firstOffset}..${batch.lastOffset} ` +
+    `${UNDECODABLE_REASON} at offsets ${batch.firstOffset}..${batch.lastOffset} ` +
     `(${batch.records} record(s), compression ${codec}): ${batch.error}; the batch's bytes are kept as fetched`
   );
+}
+
+/** Whether a dead letter's error says it holds a whole batch the client could not decode (see describeUndecodableBatch). */
+export function holdsUndecodableBatch(error: string): boolean {
+  return error.includes(UNDECODABLE_REASON);
 }
 
 /** Byte offsets inside a record batch (magic 2), from its start. */

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
-import { nodeAnswers } from './client';
+import { waitFor } from '../wait';
+import { nodeAnswers, toolKafka } from './client';
 import { serverProperties, type KafkaNode } from './config-files';
 import { brokerLayout, type BrokerLayout } from './layout';
 import { ensureClasspath } from './classpath';
@@ -45,14 +45,24 @@ interface ClusterNode {
   layout: BrokerLayout;
 }
 
+/** Where the cluster of a single broker's state directory (KAFKA_STATE_DIR) keeps its nodes: beside it. */
+export function clusterStateDir(singleStateDir: string = stateDirFromEnv()): string {
+  return `${singleStateDir}-cluster`;
+}
+
+/** The files of node `id` of the cluster kept in `stateDir`. */
+export function clusterNodeLayout(stateDir: string, id: number): BrokerLayout {
+  return brokerLayout(path.join(stateDir, `node-${id}`));
+}
+
 function clusterOf(opts: ClusterOptions) {
-  const stateDir = opts.stateDir ?? `${stateDirFromEnv()}-cluster`;
+  const stateDir = opts.stateDir ?? clusterStateDir();
   const brokers = opts.brokers ?? clusterBrokersFromEnv();
   if (brokers.length !== 3) throw new Error(`a local cluster has three nodes: give three addresses, not ${brokers.length}`);
   const nodes: ClusterNode[] = brokers.map((address, i) => {
     const { host, port } = parseAddress(address);
     const id = i + 1;
-    return { node: { id, host, port, controllerPort: port + CONTROLLER_OFFSET }, address, layout: brokerLayout(path.join(stateDir, `node-${id}`)) };
+    return { node: { id, host, port, controllerPort: port + CONTROLLER_OFFSET }, address, layout: clusterNodeLayout(stateDir, id) };
   });
   return { stateDir, brokers, nodes, log: opts.log ?? defaultLog };
 }
@@ -90,23 +100,15 @@ export async function startLocalCluster(opts: ClusterOptions = {}): Promise<{ st
   return { started: started.map((s) => s.node.node.id) };
 }
 
-async function waitForBrokers(brokers: string[], count: number, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const seen = await describe(brokers).then((d) => d?.brokers.length ?? 0);
-    if (seen >= count) return;
-    if (Date.now() >= deadline) throw new Error(`the cluster counts ${seen} of ${count} brokers after ${timeoutMs / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
-async function describe(brokers: string[]) {
-  const admin = new Kafka({ clientId: 'cluster-status', brokers, logLevel: logLevel.NOTHING, retry: { retries: 1 } }).admin();
-  try {
+async function waitForBrokers(brokers: string[], count: number): Promise<void> {
+  const admin = toolKafka('cluster-start', brokers).admin();
+  // waitFor takes a failed connect or request as a "not yet".
+  const counted = async () => {
     await admin.connect();
-    return await admin.describeCluster();
-  } catch {
-    return undefined;
+    return (await admin.describeCluster()).brokers.length >= count;
+  };
+  try {
+    await waitFor(counted, { timeoutMs: 90_000, intervalMs: 500, what: `the cluster to count ${count} brokers` });
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -135,7 +137,7 @@ export async function localClusterStatus(opts: ClusterOptions = {}): Promise<Clu
     status.nodes.push({ id: member.node.id, address: member.address, pid: pidOf(member.layout), answering: await nodeAnswers(member.address) });
   }
   status.controller = await activeController(brokers.filter((_, i) => status.nodes[i].answering));
-  const admin = new Kafka({ clientId: 'cluster-status', brokers, logLevel: logLevel.NOTHING, retry: { retries: 1 } }).admin();
+  const admin = toolKafka('cluster-status', brokers).admin();
   try {
     await admin.connect();
     const topics = await admin.listTopics();

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep };
 
 /**
  * Whether the pid is a live Kafka broker. kill(pid, 0) alone is not enough: the pid may have been reused, and a
