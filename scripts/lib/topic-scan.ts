@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, ConsumerEndBatchProcessEvent, Kafka, KafkaMessage } from 'kafkajs';
 
 /** Offsets `from` (included) to `to` (excluded) of one partition. */
@@ -41,13 +42,44 @@ export async function currentRanges(admin: Admin, topics: string[], opts: { sinc
 export async function scanRanges(kafka: Kafka, ranges: PartitionRange[], visit: Visit, timeoutMs = 120_000): Promise<void> {
   const open = ranges.filter((r) => r.to > r.from);
   if (open.length === 0) return;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let visited = 0;
+    try {
+      return await scanOnce(kafka, open, (topic, partition, message) => {
+        visited += 1;
+        visit(topic, partition, message);
+      }, deadline - Date.now());
+    } catch (error) {
+      // A broker that has just started may not have loaded its group coordinator yet, and joining the reader's
+      // group fails after kafkajs' few retries. Try again then, but never once a record was visited: it would
+      // be visited twice.
+      if (visited > 0 || !retriable(error) || Date.now() + RETRY_PAUSE_MS >= deadline) throw error;
+      await sleep(RETRY_PAUSE_MS);
+    }
+  }
+}
+
+const RETRY_PAUSE_MS = 1000;
+
+/** kafkajs marks the errors worth retrying (a coordinator not ready, a leader moving); wrapped, it keeps them as causes. */
+function retriable(error: unknown): boolean {
+  for (let e = error as { retriable?: boolean; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.retriable === true) return true;
+  }
+  return false;
+}
+
+async function scanOnce(kafka: Kafka, open: PartitionRange[], visit: Visit, timeoutMs: number): Promise<void> {
   const key = (topic: string, partition: number) => `${topic}:${partition}`;
   const byKey = new Map(open.map((r) => [key(r.topic, r.partition), r]));
   const reached = new Map<string, bigint>();
   const groupId = `dlq-cli-${process.pid}-${randomUUID().slice(0, 8)}`;
   const consumer = kafka.consumer({ groupId, maxBytesPerPartition: 4 * 1024 * 1024 });
   let timer: NodeJS.Timeout | undefined;
+  let fail: (error: unknown) => void = () => undefined;
   const done = new Promise<void>((resolve, reject) => {
+    fail = reject;
     const check = () => open.every((r) => (reached.get(key(r.topic, r.partition)) ?? r.from) >= r.to) && resolve();
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }: ConsumerEndBatchProcessEvent) => {
       reached.set(key(payload.topic, payload.partition), BigInt(payload.lastOffset) + 1n);
@@ -59,14 +91,15 @@ export async function scanRanges(kafka: Kafka, ranges: PartitionRange[], visit: 
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [...new Set(open.map((r) => r.topic))] });
-    void consumer.run({
+    // A group that cannot be joined fails run() itself; a consumer that crashes later, through CRASH.
+    consumer.run({
       autoCommit: false,
       eachMessage: async ({ topic, partition, message }) => {
         const range = byKey.get(key(topic, partition));
         const offset = BigInt(message.offset);
         if (range && offset >= range.from && offset < range.to) visit(topic, partition, message);
       },
-    });
+    }).catch(fail);
     // Registered before the group is joined, so the first fetch of each partition starts at its range.
     for (const r of open) consumer.seek({ topic: r.topic, partition: r.partition, offset: String(r.from) });
     await done;
