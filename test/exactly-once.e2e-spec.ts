@@ -56,24 +56,33 @@ describe('exactly once through the chain (read_committed)', () => {
   });
 
   it('fences an instance frozen past its session (a zombie): its late transaction is refused, nothing doubles', async () => {
-    const payments = 3000;
-    const run = `eos-zombie-${randomUUID().slice(0, 8)}`;
+    const payments = 2000;
     const zombie = 'order-3';
-    await waitForSplit(ORDER_INSTANCES, 'three instances to own one partition each');
-    await sendBurst(producer, run, payments);
-    await waitFor(async () => ((await ordersMade(mainChain(), run, '3')) > 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 10, what: `${zombie} to be working on the burst` });
-    await signalService(zombie, 'SIGSTOP');
-    try {
-      // Its session (10 s) runs out: the two others take its partition over and claim its transactional id.
-      await waitForSplit(['order-1', 'order-2'], 'the two others to own all three partitions');
-    } finally {
-      await signalService(zombie, 'SIGCONT');
+    const fencings = async () => (await serviceLogs(zombie)).filter((line) => /transaction was fenced/.test(line)).length;
+    const runs: string[] = [];
+    let fenced = false;
+    // A freeze that lands between two transactions (while it fetches) leaves it nothing in hand to commit late:
+    // then it is frozen again, in a burst of its own, up to three times.
+    for (let attempt = 1; attempt <= 3 && !fenced; attempt++) {
+      const run = `eos-zombie-${randomUUID().slice(0, 8)}`;
+      runs.push(run);
+      await waitForSplit(ORDER_INSTANCES, 'three instances to own one partition each');
+      const before = await fencings();
+      await sendBurst(producer, run, payments);
+      await waitFor(async () => ((await ordersMade(mainChain(), run, '3')) > 0 ? true : undefined), { timeoutMs: 60_000, intervalMs: 10, what: `${zombie} to be working on the burst` });
+      await signalService(zombie, 'SIGSTOP');
+      try {
+        // Its session (10 s) runs out: the two others take its partition over and claim its transactional id.
+        await waitForSplit(['order-1', 'order-2'], 'the two others to own all three partitions');
+      } finally {
+        await signalService(zombie, 'SIGCONT');
+      }
+      await waitForSplit(ORDER_INSTANCES, `${zombie} to rejoin after it thawed`);
+      fenced = (await fencings()) > before;
     }
-    await waitForSplit(ORDER_INSTANCES, `${zombie} to rejoin after it thawed`);
 
-    const counts = await settleAndCount(mainChain(), run, payments);
-    expectExactlyOnce(counts, payments);
+    for (const run of runs) expectExactlyOnce(await settleAndCount(mainChain(), run, payments), payments);
     // What it had in hand when it froze was refused, not committed late.
-    expect((await serviceLogs(zombie)).some((line) => /transaction was fenced/.test(line))).toBe(true);
+    expect(fenced).toBe(true);
   });
 });
