@@ -1,4 +1,6 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { startLocalBroker, stopLocalBroker } from './lib/kafka-local';
 import { buildServices } from './lib/build';
 import { ensureTestTools } from './lib/debian-tools';
@@ -8,7 +10,9 @@ import { REPO_ROOT } from './lib/services';
 /**
  * `npm test`: type check, build, then jest (unit specs and end-to-end suites) against the real broker and
  * database. A broker is started if none answers, and stopped afterwards only if this run started it.
- * Extra arguments go to jest (`npm test -- test/chain.e2e-spec.ts`).
+ * The suites that bring their own broker or cluster (test/own-broker) run in a second jest beside the first:
+ * they share nothing with it but the build, and mostly wait on brokers starting and stopping.
+ * Extra arguments go to a single jest instead (`npm test -- test/chain.e2e-spec.ts`).
  */
 async function main(): Promise<number> {
   const began = Date.now();
@@ -18,7 +22,14 @@ async function main(): Promise<number> {
   buildServices();
   const broker = await startLocalBroker();
   try {
-    return run('npx', ['jest', '--runInBand', ...process.argv.slice(2)]);
+    const extra = process.argv.slice(2);
+    if (extra.length > 0) return run('npx', ['jest', '--runInBand', ...extra]);
+    const [shared, own] = await Promise.all([
+      runAsync(['jest', '--runInBand', '--selectProjects', 'unit', 'e2e']),
+      runAsync(['jest', '--runInBand', '--selectProjects', 'own-broker'], '[own-broker] '),
+    ]);
+    if (own !== 0) console.error('[test] the suites with their own broker (lines marked [own-broker]) failed');
+    return shared !== 0 ? shared : own;
   } finally {
     if (broker.started) await stopLocalBroker();
     console.log(`[test] done in ${((Date.now() - began) / 1000).toFixed(1)} s`);
@@ -27,6 +38,18 @@ async function main(): Promise<number> {
 
 function run(command: string, args: string[]): number {
   return spawnSync(command, args, { cwd: REPO_ROOT, stdio: 'inherit' }).status ?? 1;
+}
+
+/** Runs npx with these arguments; with a prefix, its output comes line by line behind it. */
+async function runAsync(args: string[], prefix?: string): Promise<number> {
+  const child = spawn('npx', args, { cwd: REPO_ROOT, stdio: prefix ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
+  if (prefix) {
+    for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]] as const) {
+      createInterface({ input: stream! }).on('line', (line) => out.write(`${prefix}${line}\n`));
+    }
+  }
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code ?? 1;
 }
 
 function step(name: string, work: () => number): void {

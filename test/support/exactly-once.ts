@@ -1,5 +1,6 @@
 import { CONSUMER_GROUPS, GROUP_TOPICS, TOPICS } from '@app/contracts';
-import type { Producer } from 'kafkajs';
+import { Partitioners, type Producer } from 'kafkajs';
+import { toolKafka } from '../../scripts/lib/kafka-local';
 import { queryDatabase } from '../../scripts/lib/postgres';
 import { waitFor } from '../../scripts/lib/wait';
 import { testBrokers, testDatabaseUrl } from './environment';
@@ -37,6 +38,24 @@ export async function sendBurst(producer: Producer, run: string, count: number):
     });
   }
   return ids;
+}
+
+/**
+ * Sends a burst of `count` payments to the chain's broker and waits until it is under way: some orders of the run
+ * made, how many answered. A fault injected then lands in the middle of the burst.
+ */
+export async function burstUnderWay(chain: ChainUnderTest, run: string, count: number): Promise<number> {
+  const producer = toolKafka('e2e-burst', chain.brokers).producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  try {
+    await sendBurst(producer, run, count);
+  } finally {
+    await producer.disconnect();
+  }
+  return waitFor(async () => {
+    const made = await ordersMade(chain, run);
+    return made > 0 ? made : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 20, what: 'the burst to be under way' });
 }
 
 export async function ordersMade(chain: ChainUnderTest, run: string, instance?: string): Promise<number> {

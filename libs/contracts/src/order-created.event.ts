@@ -10,7 +10,6 @@ import {
   IsISO8601,
   IsNumber,
   IsString,
-  IsUUID,
   Length,
   Min,
   ValidateNested,

@@ -1,21 +1,20 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Partitioners } from 'kafkajs';
 import { TOPICS } from '@app/contracts';
 import request from 'supertest';
-import { toolKafka } from '../scripts/lib/kafka-local';
-import { recreateDatabase } from '../scripts/lib/postgres';
-import { REPO_ROOT, ServiceProcess, startServices, stopServices, type ServiceSpec } from '../scripts/lib/services';
-import { waitFor } from '../scripts/lib/wait';
-import { queryTestDatabase } from './support/database';
-import { TEST_PORT_OFFSET, testDatabaseUrl, testServiceEnv } from './support/environment';
-import { expectExactlyOnce, ordersMade, sendBurst, settleAndCount } from './support/exactly-once';
-import { readTopics } from './support/topic-reader';
+import { queryDatabase, recreateDatabase } from '../../scripts/lib/postgres';
+import { REPO_ROOT, ServiceProcess, startServices, stopServices, type ServiceSpec } from '../../scripts/lib/services';
+import { TEST_PORT_OFFSET, testDatabaseUrl, testServiceEnv } from '../support/environment';
+import { burstUnderWay, expectExactlyOnce, settleAndCount } from '../support/exactly-once';
+import { readTopics } from '../support/topic-reader';
 
 /** A broker of this suite's own, so stopping it disturbs nothing else; driven by the same CLI users have. */
 const OUTAGE_BROKER = '127.0.0.1:19192';
 const brokerEnv = { ...process.env, KAFKA_BROKERS: OUTAGE_BROKER, KAFKA_STATE_DIR: '.kafka-outage' };
+/** A database of the suite's own too: it runs beside the suites on the main chain, which recreate theirs. */
+const OUTAGE_DATABASE = testDatabaseUrl().replace(/_test$/, '_test_outage');
+const outageEnv = { KAFKA_BROKERS: OUTAGE_BROKER, DATABASE_URL: OUTAGE_DATABASE };
 
 function kafkaCli(...args: string[]): void {
   const result = spawnSync('npx', ['tsx', 'scripts/kafka.ts', ...args], { cwd: REPO_ROOT, env: brokerEnv, encoding: 'utf8' });
@@ -28,9 +27,10 @@ async function paymentIdsOnTopic(): Promise<string[]> {
   return ids;
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   kafkaCli('down', '--purge');
   kafkaCli('up');
+  await recreateDatabase(OUTAGE_DATABASE);
 });
 
 afterAll(() => {
@@ -43,7 +43,7 @@ describe('POST /payment while the broker is down', () => {
 
   beforeAll(async () => {
     payment = ServiceProcess.start(
-      { service: 'payment', label: 'payment-outage', port: 8040 + TEST_PORT_OFFSET, env: { KAFKA_BROKERS: OUTAGE_BROKER } },
+      { service: 'payment', label: 'payment-outage', port: 8040 + TEST_PORT_OFFSET, env: outageEnv },
       testServiceEnv(),
     );
     await payment.waitHealthy();
@@ -75,7 +75,8 @@ describe('POST /payment while the broker is down', () => {
 
     kafkaCli('down');
     await send().expect(503);
-    const [held] = await queryTestDatabase<{ payment_id: string; published_at: Date | null }>(
+    const [held] = await queryDatabase<{ payment_id: string; published_at: Date | null }>(
+      OUTAGE_DATABASE,
       'SELECT payment_id, published_at FROM payment.idempotency_keys WHERE key = $1',
       [key],
     );
@@ -94,8 +95,8 @@ describe('POST /payment while the broker is down', () => {
  * stopped for 10 s in the middle of a burst and started again. Nobody restarts the services.
  */
 describe('the chain while its broker stops for 10 s in the middle of a burst', () => {
-  const chain = { brokers: [OUTAGE_BROKER], databaseUrl: testDatabaseUrl().replace(/_test$/, '_test_outage') };
-  const env = { KAFKA_BROKERS: OUTAGE_BROKER, DATABASE_URL: chain.databaseUrl };
+  const chain = { brokers: [OUTAGE_BROKER], databaseUrl: OUTAGE_DATABASE };
+  const env = outageEnv;
   const specs: ServiceSpec[] = [
     { service: 'order', label: 'order-outage', port: 8051 + TEST_PORT_OFFSET, env: { ...env, INSTANCE_ID: 'outage' } },
     { service: 'email', label: 'email-outage', port: 8052 + TEST_PORT_OFFSET, env },
@@ -108,23 +109,12 @@ describe('the chain while its broker stops for 10 s in the middle of a burst', (
   });
 
   it('comes back by itself, and every payment still becomes exactly one order and one email', async () => {
-    await recreateDatabase(chain.databaseUrl);
     const logs = process.env.E2E_LOGS === '1' ? (label: string, line: string) => console.log(`[${label}] ${line}`) : undefined;
     services = await startServices(specs, testServiceEnv(), logs);
     const pids = services.map((s) => s.child.pid);
     const payments = 10_000;
     const run = `outage-${randomUUID().slice(0, 8)}`;
-    const producer = toolKafka('outage-burst', [OUTAGE_BROKER]).producer({ createPartitioner: Partitioners.DefaultPartitioner });
-    await producer.connect();
-    try {
-      await sendBurst(producer, run, payments);
-    } finally {
-      await producer.disconnect();
-    }
-    const before = await waitFor(async () => {
-      const made = await ordersMade(chain, run);
-      return made > 0 ? made : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 20, what: 'the burst to be under way' });
+    const before = await burstUnderWay(chain, run, payments);
     expect(before).toBeLessThan(payments);
 
     kafkaCli('down');
