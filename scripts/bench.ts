@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { courseExperiment } from './bench/course';
+import { clusterExperiment } from './bench/cluster';
 import { BenchContext } from './bench/context';
 import { httpExperiment } from './bench/http';
 import { latencyExperiment } from './bench/latency';
@@ -15,7 +16,8 @@ import { buildServices } from './lib/build';
 import { databaseUrlFromEnv, queryDatabase, requirePostgres } from './lib/postgres';
 import { REPO_ROOT } from './lib/services';
 
-const EXPERIMENTS = ['course', 'takeover', 'http', 'latency', 'throughput'] as const;
+// The cluster runs last: it stops the single broker, so the two never share the machine.
+const EXPERIMENTS = ['course', 'takeover', 'http', 'latency', 'throughput', 'cluster'] as const;
 type Experiment = (typeof EXPERIMENTS)[number];
 
 /**
@@ -32,7 +34,10 @@ const program = new Command('bench')
 
 async function main(): Promise<void> {
   const options = program.opts<{ only?: string; count: number; httpSeconds: number; latencySeconds: number; latencyRate: number }>();
-  const chosen = (options.only?.split(',') ?? EXPERIMENTS) as Experiment[];
+  const only = options.only?.split(',');
+  const unknown = only?.filter((e) => !(EXPERIMENTS as readonly string[]).includes(e)) ?? [];
+  if (unknown.length > 0) throw new Error(`unknown experiment ${unknown.join(', ')}: choose from ${EXPERIMENTS.join(',')}`);
+  const chosen = EXPERIMENTS.filter((e) => only?.includes(e) ?? true);
   const log = (line: string) => console.log(`[bench] ${line}`);
   await requirePostgres(databaseUrlFromEnv());
   const broker = await startLocalBroker();
@@ -40,19 +45,25 @@ async function main(): Promise<void> {
   buildServices();
   const context = await BenchContext.open();
   const results: BenchResults = {};
+  const timed = async <T>(experiment: Experiment, work: () => Promise<T>): Promise<T> => {
+    const began = Date.now();
+    log(`${experiment}…`);
+    const result = await work();
+    log(`${experiment} done in ${((Date.now() - began) / 1000).toFixed(0)} s: ${JSON.stringify(result)}`);
+    return result;
+  };
   try {
-    for (const experiment of chosen) {
-      const began = Date.now();
-      log(`${experiment}…`);
-      if (experiment === 'course') results.course = await courseExperiment(context, 1000, 100);
-      if (experiment === 'takeover') results.takeover = await takeoverExperiment(context);
-      if (experiment === 'http') results.http = await httpExperiment(context, 64, options.httpSeconds);
-      if (experiment === 'latency') {
-        results.latency = await latencyExperiment(context, options.latencyRate, options.latencySeconds, 'exactly-once');
-        results.latencyAtLeastOnce = await latencyExperiment(context, options.latencyRate, options.latencySeconds, 'at-least-once');
-      }
-      if (experiment === 'throughput') results.throughput = await throughputExperiment(context, options.count);
-      log(`${experiment} done in ${((Date.now() - began) / 1000).toFixed(0)} s: ${JSON.stringify(results[experiment])}`);
+    if (chosen.includes('course')) results.course = await timed('course', () => courseExperiment(context, 1000, 100));
+    if (chosen.includes('takeover')) results.takeover = await timed('takeover', () => takeoverExperiment(context));
+    if (chosen.includes('http')) results.http = await timed('http', () => httpExperiment(context, 64, options.httpSeconds));
+    if (chosen.includes('latency')) {
+      results.latency = await timed('latency', () => latencyExperiment(context, options.latencyRate, options.latencySeconds, 'exactly-once'));
+      results.latencyAtLeastOnce = await timed('latency', () => latencyExperiment(context, options.latencyRate, options.latencySeconds, 'at-least-once'));
+    }
+    if (chosen.includes('throughput')) results.throughput = await timed('throughput', () => throughputExperiment(context, options.count));
+    if (chosen.includes('cluster')) {
+      await context.close();
+      results.cluster = await timed('cluster', () => clusterExperiment(options.count, options.latencyRate, options.latencySeconds));
     }
     const [{ version }] = await queryDatabase<{ version: string }>(context.databaseUrl, "SELECT current_setting('server_version') AS version");
     const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
@@ -65,6 +76,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await context.close();
+    // The cluster experiment has stopped it already (stopping twice is harmless).
     if (broker.started) await stopLocalBroker();
   }
 }

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { Admin, Kafka } from 'kafkajs';
 import { GROUP_TOPICS } from '@app/contracts';
 import { describeLag, ensureTopics, topicPlan, totalLag } from '@app/kafka';
-import { localBrokerPid, toolKafka } from '../lib/kafka-local';
+import { brokersFromEnv, localBrokerPid, toolKafka } from '../lib/kafka-local';
 import { databaseUrlFromEnv, recreateDatabase } from '../lib/postgres';
 import { ServiceProcess, type ServiceSpec } from '../lib/services';
 import { waitFor } from '../lib/wait';
@@ -11,6 +11,16 @@ export const PIPE_TOPIC = 'bench-pipe-out';
 export const PIPE_GROUP = 'bench-pipe';
 const PORT_OFFSET = 20_000;
 
+/** Where the benchmark's Kafka runs: the addresses, and the broker processes whose CPU it measures. */
+export interface BenchKafka {
+  brokers: string[];
+  /** One process per node, read when measured (a node restarted has a new pid). */
+  pids: () => Array<number | undefined>;
+}
+
+/** The benchmark's single local broker (KAFKA_BROKERS, KAFKA_STATE_DIR). */
+export const singleBroker = (): BenchKafka => ({ brokers: brokersFromEnv(), pids: () => [localBrokerPid()] });
+
 /** The benchmark's broker, database and service processes, and the resets between experiments. */
 export class BenchContext {
   readonly kafka: Kafka;
@@ -18,16 +28,16 @@ export class BenchContext {
   readonly databaseUrl: string;
   private readonly running: ServiceProcess[] = [];
 
-  private constructor() {
-    this.kafka = toolKafka('bench');
+  private constructor(readonly broker: BenchKafka) {
+    this.kafka = toolKafka('bench', broker.brokers);
     this.admin = this.kafka.admin();
     const url = new URL(databaseUrlFromEnv());
     url.pathname = `${url.pathname.replace(/_bench$/, '')}_bench`;
     this.databaseUrl = url.toString();
   }
 
-  static async open(): Promise<BenchContext> {
-    const context = new BenchContext();
+  static async open(broker: BenchKafka = singleBroker()): Promise<BenchContext> {
+    const context = new BenchContext(broker);
     await context.admin.connect();
     return context;
   }
@@ -64,7 +74,7 @@ export class BenchContext {
 
   serviceEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     // Per-message log lines are a product feature, but at 100,000 messages they measure the terminal.
-    return { ...process.env, DATABASE_URL: this.databaseUrl, LOG_LEVEL: 'warn', ...extra };
+    return { ...process.env, KAFKA_BROKERS: this.broker.brokers.join(','), DATABASE_URL: this.databaseUrl, LOG_LEVEL: 'warn', ...extra };
   }
 
   /** Starts services (all at once) and waits until each is healthy: for a consumer, joined to its group. */
@@ -151,8 +161,12 @@ export class CpuMeter {
   private readonly postgresBefore = postgresCpuSeconds();
   private readonly benchBefore = process.cpuUsage();
 
-  constructor(services: ServiceProcess[], private readonly benchLabel: string) {
-    this.processes = [...services.map((s) => ({ name: s.spec.label, pid: s.child.pid })), { name: 'Kafka broker', pid: localBrokerPid() }];
+  constructor(services: ServiceProcess[], broker: BenchKafka, private readonly benchLabel: string) {
+    const nodes = broker.pids();
+    this.processes = [
+      ...services.map((s) => ({ name: s.spec.label, pid: s.child.pid })),
+      ...nodes.map((pid, i) => ({ name: nodes.length === 1 ? 'Kafka broker' : `Kafka node ${i + 1}`, pid })),
+    ];
     this.before = this.processes.map((p) => cpuSeconds(p.pid));
   }
 

@@ -1,6 +1,5 @@
 import { CONSUMER_GROUPS, TOPICS } from '@app/contracts';
 import { floodKafka } from '../flood';
-import { brokersFromEnv } from '../lib/kafka-local';
 import type { ServiceSpec } from '../lib/services';
 import type { BenchContext } from './context';
 
@@ -30,7 +29,7 @@ export async function courseExperiment(context: BenchContext, count: number, del
     await context.start(instances, { PROCESSING_DELAY_MS: String(delayMs), TOPIC_PARTITIONS: String(partitions) });
     await context.split(CONSUMER_GROUPS.order, TOPICS.paymentSuccessful, instances.length);
     const began = performance.now();
-    await floodKafka({ count, batch: 500, brokers: brokersFromEnv() });
+    await floodKafka({ count, batch: 500, brokers: context.broker.brokers });
     const done = await context.drained([CONSUMER_GROUPS.order], [TOPICS.orderCreated], count, 30 * 60_000);
     await context.stopAll();
     return (done - began) / 1000;

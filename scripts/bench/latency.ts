@@ -86,7 +86,7 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
   // measurement (the broker's C2 compiler thread took a quarter of a core in the first seconds).
   await sendSteadily(rate * WARM_UP_SECONDS, 2_000_000);
 
-  const meter = new CpuMeter(services, 'this benchmark (HTTP client, consumer)');
+  const meter = new CpuMeter(services, context.broker, 'this benchmark (HTTP client, consumer)');
   const wallBefore = performance.now();
   const count = rate * seconds;
   const { sentAt, sentWallClock, failed } = await sendSteadily(count, 1_000_000);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../lib/services';
+import type { ClusterResult } from './cluster';
 import type { CourseResult } from './course';
 import type { HttpResult } from './http';
 import { WARM_UP_SECONDS, type LatencyResult } from './latency';
@@ -16,6 +17,8 @@ export interface BenchResults {
   latency?: LatencyResult;
   latencyAtLeastOnce?: LatencyResult;
   takeover?: TakeoverResult;
+  /** The exactly-once burst and steady run again, on three nodes. */
+  cluster?: ClusterResult;
 }
 
 export interface Machine {
@@ -57,7 +60,7 @@ const n = (value: number, digits = 0) => value.toLocaleString('en-US', { maximum
 /** The table of bench/RESULTS.md: each figure a ratio within this run, or an absolute labelled with the machine. */
 export function renderResults(results: BenchResults, machine: Machine, command: string): string {
   const rows: string[] = [];
-  const { course, throughput, http, latency, latencyAtLeastOnce, takeover } = results;
+  const { course, throughput, http, latency, latencyAtLeastOnce, takeover, cluster } = results;
   if (course) {
     rows.push(
       `| Course experiment: ${n(course.count)} payments, ${course.delayMs} ms step, drained by 1 instance / 1 partition | ${n(course.oneInstanceSeconds, 1)} s | | |`,
@@ -103,6 +106,22 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
       `| Takeover after SIGKILL (session timeout 10 s) | ${n(takeover.sigkillSeconds, 2)} s | < 15 s | ${verdict(takeover.sigkillSeconds < 15)} |`,
     );
   }
+  if (cluster) {
+    const { burst, latency: steady } = cluster;
+    const c = burst.counts;
+    const lossless = `${n(c.orders)} / ${n(c.distinctPayments)} / ${n(c.emails)} / ${Object.values(c.analytics).map((v) => n(v)).join(', ')}`;
+    rows.push(
+      `| Chain end to end on three nodes (3 copies, 2 in sync, acks=all), exactly once, ${n(cluster.count)} payments until every lag is 0 | ${n(burst.chainPerSecond)} /s | | |`,
+      ...(throughput && throughput.count === cluster.count
+        ? [`| … three nodes / one node (ratio, same run) | ${n((burst.chainPerSecond / throughput.chainPerSecond) * 100, 1)} % | | |`]
+        : []),
+      `| … orders / distinct payments / emails / analytics events (payments, orders, emails) | ${lossless} | all ${n(cluster.count)}: no loss, no duplicate | ${verdict(burst.lossless)} |`,
+      `| \`POST /payment\` → \`email-sent\` written, exactly once, on three nodes at a steady ${steady.rate}/s (${n(steady.sent)} payments after a ${WARM_UP_SECONDS} s warm-up, ${steady.failed} failed) | p50 ${n(steady.p50, 1)} ms, p99 ${n(steady.p99, 1)} ms, max ${n(steady.max, 1)} ms | | |`,
+      ...(latency && latency.rate === steady.rate
+        ? [`| … p50 and p99, three nodes / one node (ratio, same run) | ${n((steady.p50 / latency.p50) * 100)} %, ${n((steady.p99 / latency.p99) * 100)} % | | |`]
+        : []),
+    );
+  }
   const profile = throughput
     ? [
         '',
@@ -132,6 +151,23 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
         ...latency.cpu.map(([name, seconds]) => `| ${name} | ${n(seconds, 1)} | ${n((seconds / latency.wallSeconds) * 100)} % |`),
       ]
     : [];
+  const clusterProfile = cluster
+    ? [
+        '',
+        `On three nodes: CPU of each process over the ${n(cluster.count)}-payment burst, and over the steady ${cluster.latency.rate}/s run`,
+        `(${n(cluster.latency.wallSeconds, 1)} s):`,
+        '',
+        '| process | burst: CPU seconds | burst: CPU ms per payment | steady: share of one core |',
+        '|---|---|---|---|',
+        // Every process of either run: payment and the HTTP client take part in the steady run only.
+        ...[...new Set([...cluster.burst.profile.map((p) => p.process), ...cluster.latency.cpu.map(([name]) => name)])].map((name) => {
+          const burst = cluster.burst.profile.find((p) => p.process === name);
+          const steady = cluster.latency.cpu.find(([process]) => process === name)?.[1];
+          const cells = burst ? `${n(burst.cpuSeconds, 1)} | ${n((burst.cpuSeconds * 1000) / cluster.count, 2)}` : ' | ';
+          return `| ${name} | ${cells} | ${steady === undefined ? '' : `${n((steady / cluster.latency.wallSeconds) * 100)} %`} |`;
+        }),
+      ]
+    : [];
   return [
     '# Benchmark results',
     '',
@@ -139,7 +175,7 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
     '',
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel}; shared and noisy, so`,
     'targets are judged on ratios measured in the same run where they can be; absolute figures hold for this machine only.',
-    `Versions: Node.js ${machine.node}, Kafka ${machine.kafka} (one local KRaft node, 512 MB heap), kafkajs ${machine.kafkajs},`,
+    `Versions: Node.js ${machine.node}, Kafka ${machine.kafka} (one local KRaft node, 512 MB heap${cluster ? '; three of 384 MB each for the three-node rows' : ''}), kafkajs ${machine.kafkajs},`,
     `NestJS ${machine.nest}, ${machine.postgres}.`,
     '',
     '| figure | measured | target | |',
@@ -147,6 +183,7 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
     ...rows,
     ...profile,
     ...steady,
+    ...clusterProfile,
     '',
   ].join('\n');
 }

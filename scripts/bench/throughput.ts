@@ -1,7 +1,6 @@
 import { CONSUMER_GROUPS, TOPICS } from '@app/contracts';
 import { Partitioners } from 'kafkajs';
 import { floodKafka } from '../flood';
-import { brokersFromEnv } from '../lib/kafka-local';
 import { chainSpecs } from '../lib/services';
 import { CpuMeter, handlerStats, peakRssMiB, PIPE_GROUP, PIPE_TOPIC, type BenchContext } from './context';
 import { queryDatabase } from '../lib/postgres';
@@ -67,7 +66,7 @@ async function barePipes(context: BenchContext, count: number, pipes: BarePipe[]
   }
   await Promise.all(joins);
   const began = performance.now();
-  await floodKafka({ count, batch: 500, brokers: brokersFromEnv() });
+  await floodKafka({ count, batch: 500, brokers: context.broker.brokers });
   const done = await context.drained(Object.fromEntries(pipes.map((p) => [p.group, p.topics])), [last], count, 30 * 60_000);
   await Promise.all([...consumers.map(({ consumer }) => consumer.disconnect()), producer.disconnect()]);
   return count / ((done - began) / 1000);
@@ -95,17 +94,17 @@ function topologyCeiling(context: BenchContext, count: number): Promise<number> 
   );
 }
 
-type ChainMeasure = ChainRun & Pick<ThroughputResult, 'peakRssMiB' | 'profile'>;
+export type ChainMeasure = ChainRun & Pick<ThroughputResult, 'peakRssMiB' | 'profile'>;
 
 /** The chain: three order instances, email and analytics, until every group's lag is zero. */
-async function chain(context: BenchContext, count: number, delivery: Delivery): Promise<ChainMeasure> {
+export async function chainBurst(context: BenchContext, count: number, delivery: Delivery): Promise<ChainMeasure> {
   await context.reset(3);
   const specs = chainSpecs().filter((s) => s.service !== 'payment');
   const services = await context.start(specs, { DELIVERY: delivery });
   await context.split(CONSUMER_GROUPS.order, TOPICS.paymentSuccessful, 3);
-  const meter = new CpuMeter(services, 'this benchmark (flood, lag polling)');
+  const meter = new CpuMeter(services, context.broker, 'this benchmark (flood, lag polling)');
   const began = performance.now();
-  await floodKafka({ count, batch: 500, brokers: brokersFromEnv() });
+  await floodKafka({ count, batch: 500, brokers: context.broker.brokers });
   const done = await context.drained(
     Object.values(CONSUMER_GROUPS),
     [TOPICS.orderCreated, TOPICS.emailSent],
@@ -143,8 +142,8 @@ async function chain(context: BenchContext, count: number, delivery: Delivery): 
 export async function throughputExperiment(context: BenchContext, count: number): Promise<ThroughputResult> {
   const ceilingPerSecond = await pipeCeiling(context, count);
   const topologyPerSecond = await topologyCeiling(context, count);
-  const exactlyOnce = await chain(context, count, 'exactly-once');
-  const atLeastOnce = await chain(context, count, 'at-least-once');
+  const exactlyOnce = await chainBurst(context, count, 'exactly-once');
+  const atLeastOnce = await chainBurst(context, count, 'at-least-once');
   return {
     count,
     ceilingPerSecond,
