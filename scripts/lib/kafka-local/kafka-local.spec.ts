@@ -50,9 +50,12 @@ describe('the local broker module', () => {
       'offsets.topic.replication.factor=3',
       'transaction.state.log.replication.factor=3',
       'transaction.state.log.min.isr=2',
+      'offsets.topic.num.partitions=12',
+      'transaction.state.log.num.partitions=12',
     ]));
     // One node keeps one copy: Kafka's defaults, which a single broker can meet.
     const single = serverProperties(brokerLayout('/srv/one'), voters[0]).split('\n');
     expect(single).toEqual(expect.arrayContaining(['default.replication.factor=1', 'min.insync.replicas=1', 'transaction.state.log.min.isr=1']));
+    expect(single.filter((line) => line.includes('num.partitions=12'))).toEqual([]);
   });
 });
