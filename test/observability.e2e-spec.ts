@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { testChainSpecs, urlOf } from './support/environment';
+import { testBrokers, testChainSpecs, urlOf } from './support/environment';
 import { freshUserId, joinedGroup, payment } from './support/http';
 
 describe('health and metrics', () => {
@@ -8,10 +8,23 @@ describe('health and metrics', () => {
     // A consumer's health is up while it rebalances; wait for the group to settle before reading its state.
     const response = spec.service === 'payment' ? await request(url).get('/health').expect(200) : await joinedGroup(url);
     expect(response.body.status).toBe('ok');
-    expect(response.body.details.kafka).toMatchObject({ status: 'up', brokers: 1 });
+    expect(response.body.details.kafka).toMatchObject({ status: 'up', brokers: testBrokers().length });
     // Every service has its schema now: payment keeps its Idempotency-Keys in `payment`.
     expect(response.body.details.database).toMatchObject({ status: 'up' });
     if (spec.service !== 'payment') expect(response.body.details.kafka.consumer).toBe('joined');
+  });
+
+  it.each(testChainSpecs().map((spec) => [spec.label, spec] as const))('%s answers /health/live with its process and consumer, /health/ready with Kafka and its database', async (_, spec) => {
+    const url = `http://127.0.0.1:${spec.port}`;
+    if (spec.service !== 'payment') await joinedGroup(url);
+    const live = (await request(url).get('/health/live').expect(200)).body;
+    expect(Object.keys(live.details).sort()).toEqual(['consumer', 'process']);
+    expect(live.details.process).toMatchObject({ status: 'up', pid: expect.any(Number) });
+    expect(live.details.consumer).toEqual(
+      spec.service === 'payment' ? { status: 'up', consuming: false } : { status: 'up', consumer: 'joined', silent_for_s: expect.any(Number) },
+    );
+    const ready = (await request(url).get('/health/ready').expect(200)).body;
+    expect(Object.keys(ready.details).sort()).toEqual(['database', 'kafka']);
   });
 
   it('counts published events in kafka_messages_sent_total by event type', async () => {

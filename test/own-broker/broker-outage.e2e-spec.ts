@@ -5,6 +5,7 @@ import { TOPICS } from '@app/contracts';
 import request from 'supertest';
 import { queryDatabase, recreateDatabase } from '../../scripts/lib/postgres';
 import { REPO_ROOT, ServiceProcess, startServices, stopServices, type ServiceSpec } from '../../scripts/lib/services';
+import { waitFor } from '../../scripts/lib/wait';
 import { TEST_PORT_OFFSET, testDatabaseUrl, testServiceEnv } from '../support/environment';
 import { burstUnderWay, expectExactlyOnce, settleAndCount } from '../support/exactly-once';
 import { readTopics } from '../support/topic-reader';
@@ -61,6 +62,9 @@ describe('POST /payment while the broker is down', () => {
     expect(refused.body).toMatchObject({ statusCode: 503, message: expect.stringMatching(/not accepted.*broker/i) });
     expect(refused.body.payment_id).toBeUndefined();
     await request(payment.url).get('/health').expect(503);
+    await request(payment.url).get('/health/ready').expect(503);
+    // Alive all the same: a supervisor watching liveness has nothing to restart.
+    await request(payment.url).get('/health/live').expect(200);
 
     kafkaCli('up');
     const after = await request(payment.url).post('/payment').send(body).expect(200);
@@ -118,8 +122,15 @@ describe('the chain while its broker stops for 10 s in the middle of a burst', (
     expect(before).toBeLessThan(payments);
 
     kafkaCli('down');
-    // The fault itself: the broker stays away this long while the services keep trying.
-    await sleep(10_000);
+    const downSince = Date.now();
+    // While it is away each service says so on /health/ready, and stays live: an outage is waited out, so a
+    // supervisor watching liveness restarts nothing.
+    for (const service of services) {
+      await waitFor(async () => (await fetch(`${service.url}/health/ready`)).status === 503, { timeoutMs: 9000, what: `${service.spec.label} to report itself not ready` });
+      expect((await fetch(`${service.url}/health/live`)).status).toBe(200);
+    }
+    // The fault itself: the broker stays away 10 s in all while the services keep trying.
+    await sleep(Math.max(0, 10_000 - (Date.now() - downSince)));
     kafkaCli('up');
 
     const counts = await settleAndCount(chain, run, payments);

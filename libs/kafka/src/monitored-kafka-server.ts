@@ -356,6 +356,10 @@ export class MonitoredKafkaServer extends ServerKafka {
     super.registerConsumerEventListeners();
     const consumer = this.consumer;
     if (!consumer) return;
+    // Signs of a consumer at work, for /health/live: kafkajs fetches and heartbeats every few seconds, idle or busy.
+    for (const event of [consumer.events.FETCH_START, consumer.events.HEARTBEAT, consumer.events.GROUP_JOIN, consumer.events.REBALANCING, consumer.events.CRASH]) {
+      consumer.on(event, () => this.state.sign());
+    }
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }: ConsumerGroupJoinEvent) => {
       this.state.status = 'joined';
       this.state.assignments = payload.memberAssignment;
@@ -443,6 +447,7 @@ export class MonitoredKafkaServer extends ServerKafka {
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
       if (this.state.closing || !this.consumer) return;
+      this.state.sign();
       this.monitorLogger.warn('starting the consumer again');
       const consumer = this.consumer;
       void (async () => {

@@ -1,9 +1,16 @@
 import { Controller, Get, Optional, ServiceUnavailableException } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorFunction } from '@nestjs/terminus';
 import { KafkaHealthIndicator } from '@app/kafka';
 import { Database, Secrets } from '@app/platform';
 
-/** `GET /health`: 200 when Kafka (broker and consumer) and the database answer, 503 naming what does not. */
+/**
+ * Health through @nestjs/terminus, 200 or 503 naming what fails:
+ * - `GET /health/live`: the process answers and its consumer is alive (joined, or waiting out an outage). Fails
+ *   only for what a restart cures: a consumer gone silent for good. A supervisor restarts the service on it.
+ * - `GET /health/ready`: Kafka (the broker, and the consumer in its group) and the database answer. A load
+ *   balancer or `npm start` waits on it; an outage makes it fail until it is over.
+ * - `GET /health`: both together.
+ */
 @Controller('health')
 export class HealthController {
   constructor(
@@ -14,17 +21,39 @@ export class HealthController {
     @Optional() private readonly database?: Database,
   ) {}
 
-  /** Details quote the errors of libraries (pg, kafkajs): their secrets are blanked out, up or down. */
   @Get()
   @HealthCheck()
-  async check() {
+  check() {
+    return this.run([...this.liveness(), ...this.readiness()]);
+  }
+
+  @Get('live')
+  @HealthCheck()
+  live() {
+    return this.run(this.liveness());
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.run(this.readiness());
+  }
+
+  private liveness(): HealthIndicatorFunction[] {
+    return [
+      () => this.indicators.check('process').up({ pid: process.pid, uptime_s: Math.round(process.uptime()) }),
+      () => this.kafka.live(),
+    ];
+  }
+
+  private readiness(): HealthIndicatorFunction[] {
+    return [() => this.kafka.check(), ...(this.database ? [() => this.checkDatabase(this.database as Database)] : [])];
+  }
+
+  /** Details quote the errors of libraries (pg, kafkajs): their secrets are blanked out, up or down. */
+  private async run(checks: HealthIndicatorFunction[]) {
     try {
-      return this.secrets.redactDeep(
-        await this.health.check([
-          () => this.kafka.check(),
-          ...(this.database ? [() => this.checkDatabase(this.database as Database)] : []),
-        ]),
-      );
+      return this.secrets.redactDeep(await this.health.check(checks));
     } catch (error) {
       if (error instanceof ServiceUnavailableException) throw new ServiceUnavailableException(this.secrets.redactDeep(error.getResponse()));
       throw error;
