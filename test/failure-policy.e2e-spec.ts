@@ -72,6 +72,11 @@ describe('an outage is waited out, never dead-lettered', () => {
       return found.some((s) => s.attempts >= 3) ? found : undefined;
     }, { timeoutMs: CHAIN_DEADLINE_MS, intervalMs: 100, what: 'order partitions to stall on the missing table, and be retried' });
     expect(seen[0].reason).toMatch(/relation "orders\.orders" does not exist/);
+    const stalledGauge = async () =>
+      (await Promise.all((await orderInstances()).map((i) => metric(i.url, /^kafka_partitions_stalled\{topic="payment-successful"\}/)))).reduce((a, b) => a + b);
+    // The gauge counts the stalled partitions while the table is away (one to three of them), and none after.
+    expect(await stalledGauge()).toBeGreaterThanOrEqual(1);
+    expect(await stalledGauge()).toBeLessThanOrEqual(3);
     await queryTestDatabase('ALTER TABLE orders.orders_away RENAME TO orders');
 
     for (const [i, userId] of users.entries()) {
@@ -82,6 +87,7 @@ describe('an outage is waited out, never dead-lettered', () => {
       expect(order.payment_id).toBe(`outage-${run}-${i}`);
     }
     await waitFor(async () => ((await stalls()).length === 0 ? true : undefined), { timeoutMs: 30_000, what: 'no partition to be stalled any more' });
+    expect(await stalledGauge()).toBe(0);
     const retriesAfter = await Promise.all((await orderInstances()).map((i) => metric(i.url, /^kafka_handler_retries_total\{topic="payment-successful"\}/)));
     expect(retriesAfter.reduce((a, b) => a + b) - retriesBefore.reduce((a, b) => a + b)).toBeGreaterThanOrEqual(3);
 

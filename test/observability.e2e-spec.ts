@@ -1,6 +1,16 @@
 import request from 'supertest';
 import { testBrokers, testChainSpecs, urlOf } from './support/environment';
-import { freshUserId, joinedGroup, payment } from './support/http';
+import { waitFor } from '../scripts/lib/wait';
+import { CHAIN_DEADLINE_MS, emailsOf, freshUserId, joinedGroup, payment, reader } from './support/http';
+
+/** The value of one series on a service's /metrics (labels as the service prints them), 0 when it has none yet. */
+async function sample(url: string, series: string): Promise<number> {
+  const text = (await request(url).get('/metrics').expect(200)).text;
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
 describe('health and metrics', () => {
   it.each(testChainSpecs().map((spec) => [spec.label, spec] as const))('%s answers /health with Kafka and its database up', async (_, spec) => {
@@ -38,6 +48,50 @@ describe('health and metrics', () => {
     const after = await read();
     expect(after.count).toBe(before.count + 1);
     expect(after.text).toMatch(/^process_resident_memory_bytes \d+/m);
+  });
+
+  it('counts HTTP answers by route template and status, and times them', async () => {
+    const url = urlOf('payment');
+    const accepted = 'method="POST",route="/payment",status="200"';
+    const refused = 'method="POST",route="unmatched",status="415"';
+    const before = await Promise.all([`http_requests_total{${accepted}}`, `http_request_duration_seconds_count{${accepted}}`, `http_requests_total{${refused}}`].map((s) => sample(url, s)));
+    await payment().post('/payment').send({ user_id: freshUserId(), cart: [{ name: 'iPad', price: 599 }] }).expect(200);
+    // Refused before any route takes it: counted all the same, under `unmatched`.
+    await payment().post('/payment').set('Content-Type', 'text/plain').send('user_id=1').expect(415);
+    const after = await Promise.all([`http_requests_total{${accepted}}`, `http_request_duration_seconds_count{${accepted}}`, `http_requests_total{${refused}}`].map((s) => sample(url, s)));
+    expect(after).toEqual(before.map((n) => n + 1));
+
+    // A path with an id is counted under its template, never under the id.
+    const order = urlOf('order-1');
+    const missing = 'method="GET",route="/orders/:id",status="404"';
+    const missingBefore = await sample(order, `http_requests_total{${missing}}`);
+    const id = '00000000-0000-4000-8000-000000000000';
+    await reader(order).get(`/orders/${id}`).expect(404);
+    expect(await sample(order, `http_requests_total{${missing}}`)).toBe(missingBefore + 1);
+    expect((await request(order).get('/metrics')).text).not.toContain(id);
+  });
+
+  it('counts the transactions that carry a payment through order and email, and exports rebalances, crashes and stalled partitions', async () => {
+    const orders = ['order-1', 'order-2', 'order-3'].map((label) => urlOf(label as 'order-1'));
+    const email = urlOf('email');
+    const committed = async () => ({
+      order: sum(await Promise.all(orders.map((u) => sample(u, 'kafka_transactions_total{topic="payment-successful",outcome="committed"}')))),
+      email: await sample(email, 'kafka_transactions_total{topic="order-created",outcome="committed"}'),
+    });
+    const before = await committed();
+    const userId = freshUserId();
+    await payment().post('/payment').send({ user_id: userId, cart: [{ name: 'AirTag', price: 29 }] }).expect(200);
+    await waitFor(async () => (await emailsOf(userId)).length === 1, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the confirmation of the payment' });
+    const after = await committed();
+    expect(after.order).toBeGreaterThan(before.order);
+    expect(after.email).toBeGreaterThan(before.email);
+
+    for (const spec of testChainSpecs().filter((s) => s.service !== 'payment')) {
+      const text = (await request(`http://127.0.0.1:${spec.port}`).get('/metrics').expect(200)).text;
+      expect(text).toMatch(/^kafka_consumer_rebalances_total \d+$/m);
+      expect(text).toMatch(/^kafka_consumer_crashes_total \d+$/m);
+      expect(text).toMatch(/^kafka_partitions_stalled\{topic="[a-z-]+"\} \d+$/m);
+    }
   });
 
   it('exports the consumer lag of its group for every partition it reads', async () => {

@@ -7,6 +7,7 @@ import { EventPublisher } from './event-publisher';
 import { KafkaAdmin } from './kafka-admin';
 import { KafkaEventPublisher } from './kafka-event-publisher';
 import { KafkaHealthIndicator } from './kafka.health';
+import { StalledPartitionsMetrics } from './consume/stalled-partitions.metrics';
 import { Environment } from '@app/platform';
 import { ConsumerState } from './consume/consumer-state';
 import { FailurePolicy } from './consume/failure-policy';
@@ -37,6 +38,7 @@ export class KafkaModule {
           { provide: FailurePolicy, inject: [Environment], useFactory: (env: Environment) => new FailurePolicy(env.RETRY_MAX_MS) },
           { provide: APP_INTERCEPTOR, useClass: DeadLetterInterceptor },
           ConsumerLagMetrics,
+          StalledPartitionsMetrics,
         ]
       : [];
     const exported = [EventPublisher, KafkaAdmin, KafkaHealthIndicator, ...(options.consumerGroup ? [ConsumerGroup, ConsumerState] : [])];

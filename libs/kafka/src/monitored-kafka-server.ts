@@ -30,6 +30,12 @@ export interface ConsumerTelemetry {
   retried(topic: string): void;
   /** Events a transaction wrote, once it committed. */
   sent(topic: string, count: number): void;
+  /** A slice's transaction, for records of this topic, committed or was given up (aborted, or fenced). */
+  transaction(topic: string, outcome: 'committed' | 'aborted'): void;
+  /** The group began a rebalance that this member takes part in. */
+  rebalanced(): void;
+  /** kafkajs crashed the consumer (it restarts it, or the service does). */
+  crashed(): void;
 }
 
 /** Most records of one partition's batch in one slice: handled at once with `key` order, and committed together. */
@@ -194,8 +200,10 @@ export class MonitoredKafkaServer extends ServerKafka {
         await this.transactions!.commit(topic, partition, staged, moved.next);
       } catch (error) {
         this.transactionFailed(payload, batch.messages[committed].offset, error);
+        this.consume.telemetry?.transaction(topic, 'aborted');
         return false;
       }
+      this.consume.telemetry?.transaction(topic, 'committed');
       committed = progress.leadingDone;
       resolveOffset(moved.handled);
       for (const { topic: written, events } of staged) this.consume.telemetry?.sent(written, events.length);
@@ -389,6 +397,7 @@ export class MonitoredKafkaServer extends ServerKafka {
     });
     consumer.on(consumer.events.REBALANCING, () => {
       this.state.status = 'rebalancing';
+      this.consume.telemetry?.rebalanced();
       // Hand over what is done before the partitions may move (best effort: a rejoin does not wait for it).
       void this.committer?.flush();
     });
@@ -398,6 +407,7 @@ export class MonitoredKafkaServer extends ServerKafka {
       this.committer?.stop();
       this.committer?.newGeneration();
       this.state.status = 'crashed';
+      this.consume.telemetry?.crashed();
       this.state.lastError = `${payload.error.name}: ${payload.error.message}`;
       this.monitorLogger.error(`consumer crashed (${payload.restart ? 'kafkajs restarts it' : 'kafkajs gave up on it'}): ${this.state.lastError}`);
       if (!payload.restart && !this.state.closing) this.restartConsumer();

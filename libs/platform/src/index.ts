@@ -8,6 +8,7 @@ export * from './database/postgres-help';
 export * from './observability/metrics';
 export * from './http/validation';
 export * from './http/json-body';
+export * from './http/http-metrics';
 export * from './http/pagination';
 export * from './http/read-token.guard';
 export * from './coalescer';

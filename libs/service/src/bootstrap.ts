@@ -13,6 +13,7 @@ import {
   EnvironmentModule,
   bodyParserErrors,
   HttpValidationPipe,
+  httpMetrics,
   jsonBodyOptions,
   loadEnvironment,
   METRICS,
@@ -73,6 +74,8 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
       },
       { logger: printer, bodyParser: false },
     );
+    // First, so that every answer is counted, those refused before routing included.
+    app.use(httpMetrics(app.get(getToken(METRICS.httpRequests)), app.get(getToken(METRICS.httpSeconds))));
     // JSON only (Nest's default parsers also read forms, which no endpoint takes): anything else is a 415.
     app.use(requireJsonBody);
     app.useBodyParser('json', jsonBodyOptions(BODY_LIMIT));
@@ -93,11 +96,20 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
       });
       const retries = app.get<Counter<'topic'>>(getToken(METRICS.retries));
       const sent = app.get<Counter<'event_type'>>(getToken(METRICS.messagesSent));
+      const transactions = app.get<Counter<'topic' | 'outcome'>>(getToken(METRICS.transactions));
+      const rebalances = app.get<Counter>(getToken(METRICS.rebalances));
+      const crashes = app.get<Counter>(getToken(METRICS.crashes));
       const server = new MonitoredKafkaServer(options, app.get(ConsumerState), `[Instance #${identity.instanceId}]`, {
         // The course's slow step (PROCESSING_DELAY_MS) models work that cannot overlap: one record at a time.
         order: env.PROCESSING_DELAY_MS > 0 ? 'partition' : 'key',
         transactional: definition.publishesEvents === true && env.DELIVERY === 'exactly-once',
-        telemetry: { retried: (topic) => retries.inc({ topic }), sent: (topic, count) => sent.inc({ event_type: topic }, count) },
+        telemetry: {
+          retried: (topic) => retries.inc({ topic }),
+          sent: (topic, count) => sent.inc({ event_type: topic }, count),
+          transaction: (topic, outcome) => transactions.inc({ topic, outcome }),
+          rebalanced: () => rebalances.inc(),
+          crashed: () => crashes.inc(),
+        },
       });
       app.connectMicroservice({ strategy: server }, { inheritAppConfig: true });
       await app.startAllMicroservices();

@@ -1,6 +1,9 @@
 import { Global, Module } from '@nestjs/common';
 import { makeCounterProvider, makeHistogramProvider, PrometheusModule } from '@willsoto/nestjs-prometheus';
 
+/** Latency buckets in seconds, from a millisecond to ten seconds. */
+const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** Metric names, shared by the code that records them and the tests and dashboards that read them. */
 export const METRICS = {
   /** Named as the course's monitoring counts it. */
@@ -10,6 +13,12 @@ export const METRICS = {
   handlerSeconds: 'kafka_handler_duration_seconds',
   consumerLag: 'kafka_consumer_group_lag',
   retries: 'kafka_handler_retries_total',
+  stalledPartitions: 'kafka_partitions_stalled',
+  transactions: 'kafka_transactions_total',
+  rebalances: 'kafka_consumer_rebalances_total',
+  crashes: 'kafka_consumer_crashes_total',
+  httpRequests: 'http_requests_total',
+  httpSeconds: 'http_request_duration_seconds',
 } as const;
 
 const metricProviders = [
@@ -38,6 +47,30 @@ const metricProviders = [
     help: 'Time spent handling one consumed event, by topic.',
     labelNames: ['topic'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  }),
+  makeCounterProvider({
+    name: METRICS.transactions,
+    help: 'Kafka transactions of the consume loop (events and offsets of a slice of records), by input topic and outcome (committed, aborted).',
+    labelNames: ['topic', 'outcome'],
+  }),
+  makeCounterProvider({
+    name: METRICS.rebalances,
+    help: "Rebalances of the consumer's group that this member took part in.",
+  }),
+  makeCounterProvider({
+    name: METRICS.crashes,
+    help: 'Consumer crashes (kafkajs restarts the consumer, or the service does when kafkajs gives up on it).',
+  }),
+  makeCounterProvider({
+    name: METRICS.httpRequests,
+    help: 'HTTP requests answered, by method, route (the route template, or "unmatched") and status code.',
+    labelNames: ['method', 'route', 'status'],
+  }),
+  makeHistogramProvider({
+    name: METRICS.httpSeconds,
+    help: 'Time from receiving an HTTP request to finishing its answer, by method, route and status code.',
+    labelNames: ['method', 'route', 'status'],
+    buckets: SECONDS_BUCKETS,
   }),
 ];
 
