@@ -165,7 +165,8 @@ export class CpuMeter {
     const nodes = broker.pids();
     this.processes = [
       ...services.map((s) => ({ name: s.spec.label, pid: s.child.pid })),
-      ...nodes.map((pid, i) => ({ name: nodes.length === 1 ? 'Kafka broker' : `Kafka node ${i + 1}`, pid })),
+      // Brokers that are not the benchmark's own (KAFKA_BROKERS set to others) have no pid here: no row, not a 0.
+      ...nodes.flatMap((pid, i) => (pid === undefined ? [] : [{ name: nodes.length === 1 ? 'Kafka broker' : `Kafka node ${i + 1}`, pid }])),
     ];
     this.before = this.processes.map((p) => cpuSeconds(p.pid));
   }

@@ -116,7 +116,7 @@ describe('the chain while its broker stops for 10 s in the middle of a burst', (
     const logs = process.env.E2E_LOGS === '1' ? (label: string, line: string) => console.log(`[${label}] ${line}`) : undefined;
     services = await startServices(specs, testServiceEnv(), logs);
     const pids = services.map((s) => s.child.pid);
-    const payments = 10_000;
+    const payments = 6000;
     const run = `outage-${randomUUID().slice(0, 8)}`;
     const before = await burstUnderWay(chain, run, payments);
     expect(before).toBeLessThan(payments);

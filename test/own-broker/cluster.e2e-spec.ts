@@ -105,7 +105,7 @@ describe('the chain on three local nodes', () => {
 
   it('loses the node leading the most partitions mid-burst and still makes every payment exactly one order and one email; the node rejoins whole', async () => {
     const pids = services.map((s) => s.child.pid);
-    const payments = 4000;
+    const payments = 3000;
     const run = `cluster-${randomUUID().slice(0, 8)}`;
     const before = await burstUnderWay(chain, run, payments);
     const victim = await busiestLeader();
