@@ -6,6 +6,20 @@ import { waitFor } from '../scripts/lib/wait';
 import { CHAIN_DEADLINE_MS, freshUserId, ordersOf } from './support/http';
 import { DeadLetterReader } from './support/dead-letters';
 import { connectedProducer } from './support/kafka';
+import { urlOf } from './support/environment';
+import request from 'supertest';
+
+/** Dead letters the order instances counted for payment-successful, by reason. */
+async function orderLettersByReason(): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const label of ['order-1', 'order-2', 'order-3'] as const) {
+    const text = (await request(urlOf(label)).get('/metrics').expect(200)).text;
+    for (const [, reason, value] of text.matchAll(/^kafka_messages_dead_lettered_total\{topic="payment-successful",retriable="false",reason="([a-z_]+)"\} (\d+)$/gm)) {
+      counts[reason] = (counts[reason] ?? 0) + Number(value);
+    }
+  }
+  return counts;
+}
 
 /**
  * Poison written straight to payment-successful must not crash or block its consumers: it goes to
@@ -49,6 +63,7 @@ describe('poison messages', () => {
     const key = String(userId);
     const marker = randomUUID();
     const poison = poisonPills(userId, marker);
+    const lettersBefore = await orderLettersByReason();
     const sent = await producer.send({ topic: TOPICS.paymentSuccessful, messages: poison.map(({ value }) => ({ key, value })) });
     const partition = sent[0].partition;
     const good = { payment_id: `good-${marker}`, user_id: userId, cart: [{ name: 'Dyson V15', price: 649, quantity: 1 }], amount: 649, timestamp: Math.floor(Date.now() / 1000) };
@@ -80,5 +95,20 @@ describe('poison messages', () => {
       expect(letters.find((l) => l.original_message === null)?.error).toMatch(/tombstone/);
       expect(letters.find((l) => l.original_message?.includes('"amount":1'))?.error).toMatch(/amount/);
     }
+    // The order group counted each letter by its kind: bytes that are no event at all, or an event that breaks
+    // its contract; nothing else, and each poison once.
+    const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+    // Counted just after each letter is acknowledged, so possibly a moment after the reader saw it.
+    const lettersAfter = await waitFor(async () => {
+      const counts = await orderLettersByReason();
+      return total(counts) - total(lettersBefore) >= poison.length ? counts : undefined;
+    }, { timeoutMs: 10_000, what: 'the order instances to count the letters' });
+    const added = (reason: string) => (lettersAfter[reason] ?? 0) - (lettersBefore[reason] ?? 0);
+    const orderErrors = ours.filter((r) => r.group === CONSUMER_GROUPS.order).map((r) => r.error);
+    expect(added('undecodable')).toBe(orderErrors.filter((e) => e.startsWith('PoisonMessageError')).length);
+    expect(added('contract')).toBe(orderErrors.filter((e) => e.startsWith('ContractViolation')).length);
+    expect(added('undecodable')).toBeGreaterThan(0);
+    expect(added('contract')).toBeGreaterThan(0);
+    expect(added('undecodable') + added('contract')).toBe(poison.length);
   });
 });

@@ -10,6 +10,7 @@ import { Environment } from '@app/platform';
  */
 export class RecipientRefused extends RecordFault {
   override name = 'RecipientRefused';
+  override readonly reason = 'recipient_refused';
 }
 
 export interface MailMessage {

@@ -5,4 +5,6 @@
  */
 export class RecordFault extends Error {
   override name = 'RecordFault';
+  /** Which kind of fault, for the dead-letter metric's `reason` label: a few fixed words, one per subclass. */
+  readonly reason: string = 'record_fault';
 }

@@ -11,6 +11,8 @@ export interface FieldError {
 
 /** Raised when a value does not satisfy one of the contracts; carries every failing field, one problem each. */
 export class ContractViolation extends RecordFault {
+  override readonly reason = 'contract';
+
   constructor(
     readonly contract: string,
     readonly fields: FieldError[],

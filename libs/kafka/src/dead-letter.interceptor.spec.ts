@@ -36,7 +36,7 @@ function setup() {
     new ConsumerState(retries),
     Secrets.of({ DATABASE_URL: 'postgres://app:pa55word@db/shop' }),
     new Counter({ name: 'consumed', help: 'h', labelNames: ['topic', 'outcome'], registers: [registry] }),
-    new Counter({ name: 'dead', help: 'h', labelNames: ['topic', 'retriable'], registers: [registry] }),
+    new Counter({ name: 'dead', help: 'h', labelNames: ['topic', 'retriable', 'reason'], registers: [registry] }),
     new Histogram({ name: 'seconds', help: 'h', labelNames: ['topic'], registers: [registry] }),
   );
   const value = Buffer.from('{"user_id": "bad"}');
@@ -75,7 +75,7 @@ describe('DeadLetterInterceptor', () => {
       group: 'order-service-group',
       instance_id: '2',
     });
-    expect(await registry.getSingleMetricAsString('dead')).toContain('dead{topic="payment-successful",retriable="false"} 1');
+    expect(await registry.getSingleMetricAsString('dead')).toContain('dead{topic="payment-successful",retriable="false",reason="undecodable"} 1');
   });
 
   it.each([
@@ -88,7 +88,7 @@ describe('DeadLetterInterceptor', () => {
   });
 
   it('parks a record as retriable once it has been failing for RETRY_MAX_MS', async () => {
-    const { interceptor, context, publisher, retries } = setup();
+    const { interceptor, context, publisher, retries, registry } = setup();
     const down = new Error('relation "orders.orders" does not exist');
     jest.useFakeTimers({ now: 1_000_000 });
     try {
@@ -102,6 +102,7 @@ describe('DeadLetterInterceptor', () => {
     }
     expect(publisher.sent).toHaveLength(1);
     expect(publisher.sent[0].event.value).toMatchObject({ retriable: true, error: `Error: ${down.message}`, offset: '17' });
+    expect(await registry.getSingleMetricAsString('dead')).toContain('dead{topic="payment-successful",retriable="true",reason="retries_exhausted"} 1');
   });
 
   it("keeps the service's passwords out of the letter's error", async () => {

@@ -5,7 +5,7 @@ import type { Counter, Histogram } from 'prom-client';
 import { catchError, defer, map, of, tap, throwError, type Observable } from 'rxjs';
 import { deadLetterTopicFor } from '@app/contracts';
 import { METRICS, Secrets, ServiceIdentity } from '@app/platform';
-import { FailurePolicy } from './consume/failure-policy';
+import { FailurePolicy, isRecordFault } from './consume/failure-policy';
 import { currentRecordScope } from './consume/record-scope';
 import { describeError } from './consume/topic-partition';
 import { buildDeadLetter } from './dead-letter';
@@ -37,7 +37,7 @@ export class DeadLetterInterceptor implements NestInterceptor {
     private readonly consumer: ConsumerState,
     private readonly secrets: Secrets,
     @InjectMetric(METRICS.messagesConsumed) private readonly consumed: Counter<'topic' | 'outcome'>,
-    @InjectMetric(METRICS.deadLettered) private readonly deadLettered: Counter<'topic' | 'retriable'>,
+    @InjectMetric(METRICS.deadLettered) private readonly deadLettered: Counter<'topic' | 'retriable' | 'reason'>,
     @InjectMetric(METRICS.handlerSeconds) private readonly duration: Histogram<'topic'>,
   ) {}
 
@@ -78,7 +78,9 @@ export class DeadLetterInterceptor implements NestInterceptor {
     );
     // A request of its own: a large letter must not push a shared request past the topic's size limit.
     await this.publisher.publishBatch(dlqTopic, [{ key: letter.key, value: letter.record }]);
-    this.deadLettered.inc({ topic: source.topic, retriable: String(retriable) });
+    // The record's own fault names its kind; a good record parked after an outage outlasted the retries has none.
+    const reason = retriable ? 'retries_exhausted' : isRecordFault(error) ? error.reason : 'record_fault';
+    this.deadLettered.inc({ topic: source.topic, retriable: String(retriable), reason });
     this.consumed.inc({ topic: source.topic, outcome: 'dead_lettered' });
     const why = retriable ? `still failing after RETRY_MAX_MS (${this.policy.retryMaxMs} ms), parked as retriable` : 'the record is at fault';
     this.logger.warn(`${source.topic}[${source.partition}]@${source.offset} moved to ${dlqTopic} (${why}): ${letter.record.error}`);

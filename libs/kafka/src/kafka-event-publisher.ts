@@ -16,6 +16,7 @@ const REFUSED_AS_DATA = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', '
 /** The broker refused an event as such: the record that caused it is at fault, however often it is retried. */
 export class EventRefused extends RecordFault {
   override name = 'EventRefused';
+  override readonly reason = 'event_refused';
 
   constructor(topic: string, cause: KafkaJSProtocolError) {
     super(`the broker refused an event for ${topic}: ${cause.type} (${cause.message})`);

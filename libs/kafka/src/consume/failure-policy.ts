@@ -3,6 +3,7 @@ import { RecordFault } from '@app/contracts';
 /** A record whose bytes cannot be read as an event at all (not JSON, a tombstone, an unknown encoding). */
 export class PoisonMessageError extends RecordFault {
   override name = 'PoisonMessageError';
+  override readonly reason = 'undecodable';
 }
 
 export const isRecordFault = (error: unknown): error is RecordFault => error instanceof RecordFault;

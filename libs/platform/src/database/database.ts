@@ -34,6 +34,7 @@ export interface InsertOnceSpec {
  */
 export class DataRejected extends RecordFault {
   override name = 'DataRejected';
+  override readonly reason = 'data_rejected';
 
   constructor(override readonly cause: DatabaseError) {
     super(`the database rejected the data (SQLSTATE ${cause.code}): ${cause.message}`);

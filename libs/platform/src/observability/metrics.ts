@@ -34,8 +34,8 @@ const metricProviders = [
   }),
   makeCounterProvider({
     name: METRICS.deadLettered,
-    help: 'Records moved to a dead-letter topic, by source topic and whether a replay may take them (retriable).',
-    labelNames: ['topic', 'retriable'],
+    help: 'Records moved to a dead-letter topic, by source topic, whether a replay may take them (retriable), and reason (undecodable, contract, data_rejected, event_refused, recipient_refused, retries_exhausted).',
+    labelNames: ['topic', 'retriable', 'reason'],
   }),
   makeCounterProvider({
     name: METRICS.retries,
