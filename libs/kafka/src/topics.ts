@@ -1,4 +1,5 @@
-import { ConfigResourceTypes, type Admin, type ITopicConfig } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigResourceTypes, KafkaJSProtocolError, type Admin, type ITopicConfig } from 'kafkajs';
 import { DLQ_TOPICS, TOPICS } from '@app/contracts';
 import { DLQ_MAX_MESSAGE_BYTES } from './dead-letter';
 
@@ -79,14 +80,35 @@ export function describeTopicReport(report: TopicReport): string[] {
 
 /** DLQ topics created before they were given their larger record limit get it now. */
 async function raiseDeadLetterLimits(admin: Admin): Promise<void> {
-  const { resources } = await admin.describeConfigs({
-    includeSynonyms: false,
-    resources: Object.values(DLQ_TOPICS).map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
-  });
+  const { resources } = await onceKnown(() =>
+    admin.describeConfigs({
+      includeSynonyms: false,
+      resources: Object.values(DLQ_TOPICS).map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: ['max.message.bytes'] })),
+    }),
+  );
   const low = resources.filter((r) => Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue ?? 0) < DLQ_MAX_MESSAGE_BYTES);
   if (low.length === 0) return;
-  await admin.alterConfigs({
-    validateOnly: false,
-    resources: low.map((r) => ({ type: ConfigResourceTypes.TOPIC, name: r.resourceName, configEntries: DLQ_CONFIG })),
-  });
+  await onceKnown(() =>
+    admin.alterConfigs({
+      validateOnly: false,
+      resources: low.map((r) => ({ type: ConfigResourceTypes.TOPIC, name: r.resourceName, configEntries: DLQ_CONFIG })),
+    }),
+  );
+}
+
+/**
+ * On several nodes, a topic just created is known to the controller before every broker has its metadata, and
+ * kafkajs sends a config request to any broker without retrying UNKNOWN_TOPIC_OR_PARTITION: ask again a while.
+ */
+async function onceKnown<T>(request: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await request();
+    } catch (error) {
+      const unknown = error instanceof KafkaJSProtocolError && error.type === 'UNKNOWN_TOPIC_OR_PARTITION';
+      if (!unknown || Date.now() >= deadline) throw error;
+      await sleep(250);
+    }
+  }
 }
