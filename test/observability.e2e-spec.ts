@@ -79,12 +79,20 @@ describe('health and metrics', () => {
       email: await sample(email, 'kafka_transactions_total{topic="order-created",outcome="committed"}'),
     });
     const before = await committed();
+    const timed = async () => ({ count: await sample(email, 'payment_to_email_seconds_count'), sum: await sample(email, 'payment_to_email_seconds_sum') });
+    const timedBefore = await timed();
     const userId = freshUserId();
     await payment().post('/payment').send({ user_id: userId, cart: [{ name: 'AirTag', price: 29 }] }).expect(200);
     await waitFor(async () => (await emailsOf(userId)).length === 1, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the confirmation of the payment' });
     const after = await committed();
     expect(after.order).toBeGreaterThan(before.order);
     expect(after.email).toBeGreaterThan(before.email);
+    // The email service timed it from the payment's acceptance (a header order passes on) to the email sent.
+    const timedAfter = await timed();
+    expect(timedAfter.count).toBeGreaterThan(timedBefore.count);
+    const meanSeconds = (timedAfter.sum - timedBefore.sum) / (timedAfter.count - timedBefore.count);
+    expect(meanSeconds).toBeGreaterThan(0);
+    expect(meanSeconds).toBeLessThan(CHAIN_DEADLINE_MS / 1000);
 
     for (const spec of testChainSpecs().filter((s) => s.service !== 'payment')) {
       const text = (await request(`http://127.0.0.1:${spec.port}`).get('/metrics').expect(200)).text;

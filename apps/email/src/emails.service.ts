@@ -1,4 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Histogram } from 'prom-client';
+import { METRICS } from '@app/platform';
 import { TOPICS, type EmailSentEvent, type SettledOrder } from '@app/contracts';
 import { EventPublisher } from '@app/kafka';
 import { EmailsRepository, type Email } from './emails.repository';
@@ -10,17 +13,20 @@ export class EmailsService {
     private readonly emails: EmailsRepository,
     private readonly mailer: Mailer,
     private readonly publisher: EventPublisher,
+    @InjectMetric(METRICS.paymentToEmail) private readonly paymentToEmail: Histogram,
   ) {}
 
   /**
    * Records, sends, marks sent, announces. A redelivery finds the record: a sent email is only announced
    * again; a pending one (the process died mid-send) is sent again, as at-least-once delivery must.
    */
-  async confirmOrder(order: SettledOrder): Promise<Email> {
+  async confirmOrder(order: SettledOrder, paymentAcceptedAt?: number): Promise<Email> {
     let email = await this.emails.insertOnce(composeConfirmation(order));
     if (email.status !== 'sent') {
       const receipt = await this.mailer.send({ orderId: email.order_id, to: email.email_to, subject: email.subject, text: email.body });
       email = await this.emails.markSent(email.email_id, receipt.messageId, receipt.output);
+      // Once per email sent: a redelivery of an order already confirmed is not timed again.
+      if (paymentAcceptedAt !== undefined) this.paymentToEmail.observe(Math.max(0, Date.now() - paymentAcceptedAt) / 1000);
     }
     const event: EmailSentEvent = {
       email_id: email.email_id,

@@ -1,7 +1,8 @@
 import { Controller } from '@nestjs/common';
 import { Ctx, EventPattern, KafkaContext } from '@nestjs/microservices';
 import { OrderCreatedEvent, settleOrder, TOPICS } from '@app/contracts';
-import { KafkaEvent, recordId, recordSource } from '@app/kafka';
+import { headerText, KafkaEvent, recordId, recordSource } from '@app/kafka';
+import { PAYMENT_ACCEPTED_AT_HEADER } from '@app/platform';
 import { EmailsService } from './emails.service';
 
 @Controller()
@@ -11,6 +12,8 @@ export class OrderEventsController {
   @EventPattern(TOPICS.orderCreated)
   async onOrderCreated(@KafkaEvent(OrderCreatedEvent) event: OrderCreatedEvent, @Ctx() ctx: KafkaContext): Promise<void> {
     const source = recordSource(ctx);
-    await this.emails.confirmOrder(settleOrder(event, recordId(source), source.timestamp));
+    // Absent from orders written by other clients (the course's order service): then the chain is not timed.
+    const acceptedAt = Number(headerText(ctx, PAYMENT_ACCEPTED_AT_HEADER) ?? Number.NaN);
+    await this.emails.confirmOrder(settleOrder(event, recordId(source), source.timestamp), Number.isFinite(acceptedAt) ? acceptedAt : undefined);
   }
 }

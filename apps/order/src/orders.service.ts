@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { TOPICS, type OrderCreatedEvent, type SettledPayment } from '@app/contracts';
 import { EventPublisher, type RecordSource } from '@app/kafka';
-import { ServiceIdentity } from '@app/platform';
+import { PAYMENT_ACCEPTED_AT_HEADER, ServiceIdentity } from '@app/platform';
 import { OrdersRepository, type Order } from './orders.repository';
 
 @Injectable()
@@ -37,7 +37,8 @@ export class OrdersService {
       created_at: order.created_at,
       instance_id: order.instance_id,
     };
-    await this.publisher.publish(TOPICS.orderCreated, { key: String(order.user_id), value: event });
+    // When the payment was accepted travels with the order, so the email service can time the whole chain.
+    await this.publisher.publish(TOPICS.orderCreated, { key: String(order.user_id), value: event, headers: { [PAYMENT_ACCEPTED_AT_HEADER]: source.timestamp } });
     return order;
   }
 }

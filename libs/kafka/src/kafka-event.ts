@@ -20,6 +20,13 @@ export function recordSource(ctx: KafkaContext): RecordSource {
   return { topic: ctx.getTopic(), partition: ctx.getPartition(), offset: message.offset, key: decodeKey(message.key), timestamp: message.timestamp };
 }
 
+/** A header of the record as text (headers arrive as the bytes they were written as), if it has it. */
+export function headerText(ctx: KafkaContext, name: string): string | undefined {
+  const value = ctx.getMessage().headers?.[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first === null ? undefined : String(first);
+}
+
 /**
  * A stable id for a record that carries none: a redelivery of the same record gets the same id. The timestamp
  * keeps it unique when a topic is deleted and created again (its offsets start over) while the database is kept.

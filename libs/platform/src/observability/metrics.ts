@@ -19,7 +19,11 @@ export const METRICS = {
   crashes: 'kafka_consumer_crashes_total',
   httpRequests: 'http_requests_total',
   httpSeconds: 'http_request_duration_seconds',
+  paymentToEmail: 'payment_to_email_seconds',
 } as const;
+
+/** Header of `order-created`: when the payment it came of was accepted (its record's timestamp, epoch ms). */
+export const PAYMENT_ACCEPTED_AT_HEADER = 'payment-accepted-at';
 
 const metricProviders = [
   makeCounterProvider({
@@ -65,6 +69,11 @@ const metricProviders = [
     name: METRICS.httpRequests,
     help: 'HTTP requests answered, by method, route (the route template, or "unmatched") and status code.',
     labelNames: ['method', 'route', 'status'],
+  }),
+  makeHistogramProvider({
+    name: METRICS.paymentToEmail,
+    help: 'From a payment accepted (its payment-successful record written) to its confirmation email sent, measured by the email service.',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   }),
   makeHistogramProvider({
     name: METRICS.httpSeconds,
