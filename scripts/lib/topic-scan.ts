@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Admin, ConsumerEndBatchProcessEvent, Kafka, KafkaMessage } from 'kafkajs';
+import { KafkaJSGroupCoordinatorNotFound, type Admin, type ConsumerEndBatchProcessEvent, type Kafka, type KafkaMessage } from 'kafkajs';
 
 /** Offsets `from` (included) to `to` (excluded) of one partition. */
 export interface PartitionRange {
@@ -62,8 +62,12 @@ export async function scanRanges(kafka: Kafka, ranges: PartitionRange[], visit: 
 
 const RETRY_PAUSE_MS = 1000;
 
-/** kafkajs marks the errors worth retrying (a coordinator not ready, a leader moving); wrapped, it keeps them as causes. */
+/**
+ * kafkajs marks the errors worth retrying (a coordinator not ready, a leader moving); wrapped, it keeps them as
+ * causes. It marks "no coordinator found" final, though a broker just started answers so for a few seconds.
+ */
 function retriable(error: unknown): boolean {
+  if (error instanceof KafkaJSGroupCoordinatorNotFound) return true;
   for (let e = error as { retriable?: boolean; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
     if (e.retriable === true) return true;
   }
