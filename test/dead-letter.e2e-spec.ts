@@ -7,13 +7,13 @@ import { CHAIN_DEADLINE_MS, freshUserId, ordersOf } from './support/http';
 import { DeadLetterReader } from './support/dead-letters';
 import { connectedProducer } from './support/kafka';
 import { urlOf } from './support/environment';
-import request from 'supertest';
+import { metricsText } from './support/metrics';
 
 /** Dead letters the order instances counted for payment-successful, by reason. */
 async function orderLettersByReason(): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const label of ['order-1', 'order-2', 'order-3'] as const) {
-    const text = (await request(urlOf(label)).get('/metrics').expect(200)).text;
+    const text = await metricsText(urlOf(label));
     for (const [, reason, value] of text.matchAll(/^kafka_messages_dead_lettered_total\{topic="payment-successful",retriable="false",reason="([a-z_]+)"\} (\d+)$/gm)) {
       counts[reason] = (counts[reason] ?? 0) + Number(value);
     }

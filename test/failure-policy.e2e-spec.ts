@@ -13,6 +13,7 @@ import { paymentEvent } from './support/events';
 import { testBrokers } from './support/environment';
 import { CHAIN_DEADLINE_MS, freshUserId, ordersOf } from './support/http';
 import { connectedProducer, testKafka } from './support/kafka';
+import { metric } from './support/metrics';
 
 const PAYMENTS_DLQ = DLQ_TOPICS[TOPICS.paymentSuccessful];
 
@@ -32,10 +33,6 @@ async function stalls(): Promise<Array<{ reason: string; attempts: number }>> {
   return all;
 }
 
-async function metric(url: string, line: RegExp): Promise<number> {
-  const text = (await request(url).get('/metrics').expect(200)).text;
-  return text.split('\n').filter((l) => line.test(l)).reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-}
 
 let producer: Producer;
 let dlq: DeadLetterReader;

@@ -2,13 +2,8 @@ import request from 'supertest';
 import { testBrokers, testChainSpecs, urlOf } from './support/environment';
 import { waitFor } from '../scripts/lib/wait';
 import { CHAIN_DEADLINE_MS, emailsOf, freshUserId, joinedGroup, payment, reader } from './support/http';
+import { metricsText, sample } from './support/metrics';
 
-/** The value of one series on a service's /metrics (labels as the service prints them), 0 when it has none yet. */
-async function sample(url: string, series: string): Promise<number> {
-  const text = (await request(url).get('/metrics').expect(200)).text;
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
@@ -68,7 +63,7 @@ describe('health and metrics', () => {
     const id = '00000000-0000-4000-8000-000000000000';
     await reader(order).get(`/orders/${id}`).expect(404);
     expect(await sample(order, `http_requests_total{${missing}}`)).toBe(missingBefore + 1);
-    expect((await request(order).get('/metrics')).text).not.toContain(id);
+    expect(await metricsText(order)).not.toContain(id);
   });
 
   it('counts the transactions that carry a payment through order and email, and exports rebalances, crashes and stalled partitions', async () => {
@@ -95,7 +90,7 @@ describe('health and metrics', () => {
     expect(meanSeconds).toBeLessThan(CHAIN_DEADLINE_MS / 1000);
 
     for (const spec of testChainSpecs().filter((s) => s.service !== 'payment')) {
-      const text = (await request(`http://127.0.0.1:${spec.port}`).get('/metrics').expect(200)).text;
+      const text = await metricsText(`http://127.0.0.1:${spec.port}`);
       expect(text).toMatch(/^kafka_consumer_rebalances_total \d+$/m);
       expect(text).toMatch(/^kafka_consumer_crashes_total \d+$/m);
       expect(text).toMatch(/^kafka_partitions_stalled\{topic="[a-z-]+"\} \d+$/m);
@@ -103,7 +98,7 @@ describe('health and metrics', () => {
   });
 
   it('exports the consumer lag of its group for every partition it reads', async () => {
-    const text = (await request(urlOf('analytics')).get('/metrics').expect(200)).text;
+    const text = await metricsText(urlOf('analytics'));
     for (const topic of ['payment-successful', 'order-created', 'email-sent']) {
       for (const partition of [0, 1, 2]) {
         expect(text).toMatch(new RegExp(`^kafka_consumer_group_lag\\{group="analytics-service-group",topic="${topic}",partition="${partition}"\\} \\d+$`, 'm'));

@@ -56,6 +56,9 @@ export function describeMachine(postgres: string): Machine {
 
 const verdict = (met: boolean) => (met ? '**met**' : '**missed**');
 const n = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+/** Orders / distinct payments / emails / analytics events of a chain run, as the table shows them. */
+const counted = (c: ThroughputResult['counts']) =>
+  `${n(c.orders)} / ${n(c.distinctPayments)} / ${n(c.emails)} / ${Object.values(c.analytics).map((v) => n(v)).join(', ')}`;
 
 /** The table of bench/RESULTS.md: each figure a ratio within this run, or an absolute labelled with the machine. */
 export function renderResults(results: BenchResults, machine: Machine, command: string): string {
@@ -70,8 +73,6 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
   }
   if (throughput) {
     const t = throughput;
-    const counted = (c: typeof t.counts) =>
-      `${n(c.orders)} / ${n(c.distinctPayments)} / ${n(c.emails)} / ${Object.values(c.analytics).map((v) => n(v)).join(', ')}`;
     rows.push(
       `| Ceiling, one hop: bare kafkajs consume-and-produce pipe, ${n(t.count)} payments | ${n(t.ceilingPerSecond)} /s | | |`,
       `| Ceiling of the chain's topology: bare kafkajs pipes payment-successful → order-created → email-sent and a bare consumer of all three, together | ${n(t.topologyPerSecond)} /s | | |`,
@@ -108,14 +109,12 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
   }
   if (cluster) {
     const { burst, latency: steady } = cluster;
-    const c = burst.counts;
-    const lossless = `${n(c.orders)} / ${n(c.distinctPayments)} / ${n(c.emails)} / ${Object.values(c.analytics).map((v) => n(v)).join(', ')}`;
     rows.push(
       `| Chain end to end on three nodes (3 copies, 2 in sync, acks=all), exactly once, ${n(cluster.count)} payments until every lag is 0 | ${n(burst.chainPerSecond)} /s | | |`,
       ...(throughput && throughput.count === cluster.count
         ? [`| … three nodes / one node (ratio, same run) | ${n((burst.chainPerSecond / throughput.chainPerSecond) * 100, 1)} % | | |`]
         : []),
-      `| … orders / distinct payments / emails / analytics events (payments, orders, emails) | ${lossless} | all ${n(cluster.count)}: no loss, no duplicate | ${verdict(burst.lossless)} |`,
+      `| … orders / distinct payments / emails / analytics events (payments, orders, emails) | ${counted(burst.counts)} | all ${n(cluster.count)}: no loss, no duplicate | ${verdict(burst.lossless)} |`,
       `| \`POST /payment\` → \`email-sent\` written, exactly once, on three nodes at a steady ${steady.rate}/s (${n(steady.sent)} payments after a ${WARM_UP_SECONDS} s warm-up, ${steady.failed} failed) | p50 ${n(steady.p50, 1)} ms, p99 ${n(steady.p99, 1)} ms, max ${n(steady.max, 1)} ms | | |`,
       ...(latency && latency.rate === steady.rate
         ? [`| … p50 and p99, three nodes / one node (ratio, same run) | ${n((steady.p50 / latency.p50) * 100)} %, ${n((steady.p99 / latency.p99) * 100)} % | | |`]

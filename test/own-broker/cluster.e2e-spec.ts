@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureTopics } from '@app/kafka';
 import { CONSUMER_GROUPS, GROUP_TOPICS, TOPICS } from '@app/contracts';
@@ -9,6 +8,7 @@ import request from 'supertest';
 import { waitFor } from '../../scripts/lib/wait';
 import { toolKafka } from '../../scripts/lib/kafka-local';
 import { clusterNodeLayout, clusterStateDir } from '../../scripts/lib/kafka-local/cluster';
+import { pidOf } from '../../scripts/lib/kafka-local/lifecycle';
 import { queryDatabase, recreateDatabase } from '../../scripts/lib/postgres';
 import { REPO_ROOT, startServices, stopServices, type ServiceProcess, type ServiceSpec } from '../../scripts/lib/services';
 import { TEST_PORT_OFFSET, testDatabaseUrl, testServiceEnv } from '../support/environment';
@@ -36,8 +36,11 @@ function kafkaCli(...args: string[]): { status: number | null; stdout: string } 
   return { status: result.status, stdout: `${result.stdout}${result.stderr}` };
 }
 
-function pidOf(node: number): number {
-  return Number(readFileSync(clusterNodeLayout(clusterStateDir(join(REPO_ROOT, STATE_DIR)), node).pidFile, 'utf8'));
+/** The running process of node `node`, from its pid file (the CLI's own check). */
+function pidOfNode(node: number): number {
+  const pid = pidOf(clusterNodeLayout(clusterStateDir(join(REPO_ROOT, STATE_DIR)), node));
+  if (pid === undefined) throw new Error(`node ${node} of the test cluster is not running`);
+  return pid;
 }
 
 const kafka = toolKafka('e2e-cluster', NODES);
@@ -98,7 +101,7 @@ describe('the chain on three local nodes', () => {
     expect(status.status).toBe(0);
     const lines = status.stdout.split('\n').filter((l) => l.startsWith('node '));
     expect(lines).toHaveLength(3);
-    for (const [i, line] of lines.entries()) expect(line).toContain(`node ${i + 1} at ${NODES[i]}: answering (pid ${pidOf(i + 1)}`);
+    for (const [i, line] of lines.entries()) expect(line).toContain(`node ${i + 1} at ${NODES[i]}: answering (pid ${pidOfNode(i + 1)}`);
     expect(lines.filter((l) => l.includes('active controller'))).toHaveLength(1);
     expect(status.stdout).toContain('no under-replicated partitions');
   });
@@ -109,7 +112,7 @@ describe('the chain on three local nodes', () => {
     const run = `cluster-${randomUUID().slice(0, 8)}`;
     const before = await burstUnderWay(chain, run, payments);
     const victim = await busiestLeader();
-    process.kill(pidOf(victim), 'SIGKILL');
+    process.kill(pidOfNode(victim), 'SIGKILL');
     expect(before).toBeLessThan(payments);
 
     const counts = await settleAndCount(chain, run, payments);
@@ -131,8 +134,8 @@ describe('the chain on three local nodes', () => {
     const pids = services.map((s) => s.child.pid);
     const body = { user_id: 4242, cart: [{ name: 'MacBook', price: 1999, quantity: 1 }] };
     await request(paymentUrl()).post('/payment').send(body).expect(200);
-    process.kill(pidOf(2), 'SIGKILL');
-    process.kill(pidOf(3), 'SIGKILL');
+    process.kill(pidOfNode(2), 'SIGKILL');
+    process.kill(pidOfNode(3), 'SIGKILL');
     // One copy left: acks=all cannot be met, and with two controllers of three gone nothing can shrink the in-sync
     // set either. Nothing is acknowledged (waitFor goes on while payments are accepted). A refused send may still
     // sit in the last node's log, unacknowledged: the shop retries with the same Idempotency-Key, as the 503 says.
