@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, ServiceUnavailableException, UnprocessableEntityException } from '@nestjs/common';
 import { cartTotal, TOPICS, type CartItemDto, type PaymentRequestDto, type SettledPayment } from '@app/contracts';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter } from 'prom-client';
 import { EventPublisher } from '@app/kafka';
+import { METRICS } from '@app/platform';
 import { IdempotencyKeys, requestHash, type KeyClaim } from './idempotency-keys';
 
 /** The course's answer (`status`, `message`, `user_id`, `cart`), with the payment's id and amount. */
@@ -21,6 +24,7 @@ export class PaymentService {
   constructor(
     private readonly publisher: EventPublisher,
     private readonly keys: IdempotencyKeys,
+    @InjectMetric(METRICS.paymentAmount) private readonly revenue: Counter,
   ) {}
 
   /**
@@ -52,6 +56,7 @@ export class PaymentService {
         'The payment was not accepted: the event broker did not confirm it. Retry later with the same Idempotency-Key header to be sure it is taken exactly once.',
       );
     }
+    this.revenue.inc(payment.amount);
     if (idempotencyKey !== undefined) {
       // Not noted, a retry publishes the payment again: the same id, one order all the same.
       await this.keys.published(idempotencyKey, paymentId).catch((error: Error) => {

@@ -20,6 +20,7 @@ export const METRICS = {
   httpRequests: 'http_requests_total',
   httpSeconds: 'http_request_duration_seconds',
   paymentToEmail: 'payment_to_email_seconds',
+  paymentAmount: 'payment_amount_total',
 } as const;
 
 /** Header of `order-created`: when the payment it came of was accepted (its record's timestamp, epoch ms). */
