@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const COMPOSE_FILE = join(__dirname, 'docker-compose.yml');
@@ -43,6 +44,16 @@ describe('docker/docker-compose.yml', () => {
       }
     }
     expect(service('kafka-ui-cluster')).toMatch(/KAFKA_CLUSTERS_0_BOOTSTRAPSERVERS: kafka-1:19092,kafka-2:19092,kafka-3:19092/);
+  });
+
+  it("mounts Prometheus' configuration folder, and Grafana's provisioned data source and dashboard", () => {
+    const prometheus = service('prometheus');
+    expect(prometheus).toMatch(/- \S+\/docker\/prometheus:\/etc\/prometheus:ro\n/);
+    const grafana = service('grafana');
+    expect(grafana).toMatch(/- \S+\/docker\/grafana\/provisioning:\/etc\/grafana\/provisioning:ro\n/);
+    expect(grafana).toMatch(/- \S+\/docker\/grafana\/dashboards:\/var\/lib\/grafana\/dashboards:ro\n/);
+    // The dashboard provider reads where the dashboards are mounted.
+    expect(readFileSync(join(__dirname, 'grafana/provisioning/dashboards/chain.yml'), 'utf8')).toMatch(/^\s+path: \/var\/lib\/grafana\/dashboards$/m);
   });
 
   it('wires Kafka UI to the broker and exposes the broker and Kafka UI to the host', () => {

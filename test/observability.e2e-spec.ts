@@ -32,16 +32,19 @@ describe('health and metrics', () => {
     expect(Object.keys(ready.details).sort()).toEqual(['database', 'kafka']);
   });
 
-  it('counts published events in kafka_messages_sent_total by event type', async () => {
+  it('counts published events in kafka_messages_sent_total by event type, and their amounts in payment_amount_total', async () => {
     const read = async () => {
       const text = (await payment().get('/metrics').expect(200).expect('Content-Type', /text\/plain/)).text;
       const match = text.match(/^kafka_messages_sent_total\{event_type="payment-successful"\} (\d+)$/m);
       return { text, count: match ? Number(match[1]) : 0 };
     };
     const before = await read();
-    await payment().post('/payment').send({ user_id: freshUserId(), cart: [{ name: 'Apple Watch', price: 399 }] }).expect(200);
+    const revenueBefore = await sample(urlOf('payment'), 'payment_amount_total');
+    await payment().post('/payment').send({ user_id: freshUserId(), cart: [{ name: 'Apple Watch', price: 399, quantity: 2 }] }).expect(200);
     const after = await read();
     expect(after.count).toBe(before.count + 1);
+    // Revenue: the payment's amount, price times quantity.
+    expect(await sample(urlOf('payment'), 'payment_amount_total')).toBe(revenueBefore + 798);
     expect(after.text).toMatch(/^process_resident_memory_bytes \d+/m);
   });
 
