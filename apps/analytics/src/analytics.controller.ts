@@ -1,4 +1,5 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth } from '@nestjs/swagger';
 import { TOPICS } from '@app/contracts';
 import { ReadTokenGuard } from '@app/platform';
 import { AnalyticsRepository, type Statistics } from './analytics.repository';
@@ -6,6 +7,7 @@ import { AnalyticsRepository, type Statistics } from './analytics.repository';
 /** Revenue, users and top products: behind READ_TOKEN when it is set. */
 @Controller('analytics')
 @UseGuards(ReadTokenGuard)
+@ApiBearerAuth()
 export class AnalyticsController {
   constructor(private readonly analytics: AnalyticsRepository) {}
 

@@ -6,5 +6,6 @@ void bootstrapService({
   name: 'analytics',
   module: AnalyticsModule,
   defaultPort: 8003,
+  description: 'Consumes `payment-successful`, `order-created` and `email-sent`, counting each event once, and keeps live statistics.',
   consumerGroup: CONSUMER_GROUPS.analytics,
 });

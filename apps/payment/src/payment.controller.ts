@@ -1,4 +1,5 @@
 import { Body, Controller, Headers, HttpCode, HttpStatus, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiHeader, ApiOkResponse, ApiServiceUnavailableResponse, ApiUnprocessableEntityResponse, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
 import { PaymentRequestDto } from '@app/contracts';
 import { validationFailed } from '@app/platform';
 import { PaymentService, type PaymentAccepted } from './payment.service';
@@ -16,6 +17,17 @@ export class PaymentController {
    */
   @Post()
   @HttpCode(HttpStatus.OK)
+  // Named as the handler reads it, so that it takes the place of the header @Headers documents (as required).
+  @ApiHeader({
+    name: 'idempotency-key',
+    required: false,
+    description: 'Makes a retry safe: the same key and body get the first payment back, and publish it at most once more. 1 to 100 letters, digits, _ . : or -.',
+  })
+  @ApiOkResponse({ description: 'Accepted: the broker has the payment. The answer has `status`, `message`, `user_id`, `cart`, `payment_id` and `amount`.' })
+  @ApiBadRequestResponse({ description: 'The body breaks the contract: `errors` names each bad field and says why.' })
+  @ApiUnsupportedMediaTypeResponse({ description: 'The body is not JSON (`Content-Type: application/json`).' })
+  @ApiUnprocessableEntityResponse({ description: 'The Idempotency-Key was already used for another payment.' })
+  @ApiServiceUnavailableResponse({ description: 'The broker did not confirm the payment: retry later with the same Idempotency-Key.' })
   pay(@Body() request: PaymentRequestDto, @Headers('idempotency-key') idempotencyKey?: string): Promise<PaymentAccepted> {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw validationFailed([

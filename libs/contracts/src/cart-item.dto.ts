@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsInt, IsNotEmpty, IsNumber, IsOptional, IsPositive, IsString, Max, MaxLength, Min } from 'class-validator';
 import { HasCents, IsStorableText } from './storable';
 import { ContractViolation } from './validation';
@@ -10,19 +11,34 @@ export const MAX_NAME_LENGTH = 100;
 
 /** One line of a cart, as the course's clients and flood tool send it. */
 export class CartItemDto {
+  /**
+   * The product, as the top products list it.
+   * @example "MacBook"
+   */
   @IsString({ message: '$property must be text' })
   @IsNotEmpty({ message: '$property must not be empty' })
   @MaxLength(MAX_NAME_LENGTH, { message: `$property must be at most ${MAX_NAME_LENGTH} characters long` })
   @IsStorableText()
   name!: string;
 
+  /**
+   * Price of one, in the shop's currency, with at most two decimals.
+   * @example 1999
+   */
+  // The swagger plugin documents IsPositive as "at least 1": a price is above 0, cents allowed.
+  @ApiProperty({ minimum: 0, exclusiveMinimum: true })
   @IsNumber({ allowNaN: false, allowInfinity: false }, { message: '$property must be a number' })
   @IsPositive({ message: '$property must be a positive number' })
   @Max(MAX_PRICE, { message: `$property must be at most ${MAX_PRICE}` })
   @HasCents()
   price!: number;
 
-  /** Taken as 1 when absent, as the course's minimal events omit it. */
+  /**
+   * Taken as 1 when absent, as the course's minimal events omit it.
+   * @example 1
+   */
+  // Optional for the swagger plugin too, which reads only a `?` (this field has a default instead).
+  @ApiPropertyOptional()
   @IsOptional()
   @IsInt({ message: '$property must be a whole number' })
   @Min(1, { message: '$property must be at least 1' })

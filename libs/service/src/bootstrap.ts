@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger, Module, type LogLevel, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { TerminusModule } from '@nestjs/terminus';
 import { getToken } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
@@ -31,6 +32,8 @@ export interface ServiceDefinition {
   /** The service's own module: its controllers, handlers and database. */
   module: Type<unknown>;
   defaultPort: number;
+  /** What the service does, for its API page (`/docs`). */
+  description: string;
   /** Group of the service's `@EventPattern` handlers; a service without one only produces. */
   consumerGroup?: string;
   /**
@@ -46,6 +49,21 @@ export const BODY_LIMIT = '64kb';
 
 @Module({ imports: [TerminusModule], controllers: [HealthController] })
 class HealthModule {}
+
+/**
+ * OpenAPI at `/docs` (and `/docs-json`), generated from the controllers and the class-validator DTOs that
+ * validate the requests (the @nestjs/swagger compiler plugin of `nest build` reads their decorators and comments).
+ */
+function serveApiDocs(app: NestExpressApplication, definition: ServiceDefinition): void {
+  const config = new DocumentBuilder()
+    .setTitle(`${definition.name} service`)
+    .setDescription(`${definition.description}\n\nPart of the Black Friday chain: payment → order → email, with analytics watching all three topics.`)
+    .setVersion(process.env.npm_package_version ?? '0.1.0')
+    // The read endpoints (orders, emails, analytics) take the READ_TOKEN as a bearer token when it is set.
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'READ_TOKEN, when the service has one' })
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, config), { jsonDocumentUrl: 'docs-json' });
+}
 
 /**
  * Starts one service as a hybrid app: HTTP (its routes, /health, /metrics) plus, for consumers, Nest's
@@ -81,6 +99,7 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
     app.useBodyParser('json', jsonBodyOptions(BODY_LIMIT));
     app.use(bodyParserErrors(BODY_LIMIT));
     app.useGlobalPipes(new HttpValidationPipe());
+    serveApiDocs(app, definition);
     app.enableShutdownHooks();
     // Topics, database, producer and the HTTP port are all ready before the consumer joins its group, so
     // a failure among them cannot leave a member in the group that will never consume.
