@@ -17,6 +17,8 @@ const TEST_TOOLS: DebianTool[] = [
   // librdkafka's client, to write records as Java, Go and librdkafka clients do (snappy, lz4, zstd batches).
   { command: 'kcat', probe: ['-V'], pkg: 'kcat' },
   PROMETHEUS_TOOL,
+  // A real browser for the live page's test, driven by playwright-core (which downloads none).
+  { command: 'chromium', probe: ['--version'], pkg: 'chromium' },
 ];
 
 /**

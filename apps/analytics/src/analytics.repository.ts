@@ -60,6 +60,27 @@ export class AnalyticsRepository {
 
   constructor(private readonly db: Database) {}
 
+  /**
+   * Events of `topic` per second over the last `seconds`, in buckets of `bucketSeconds` (oldest first, the
+   * current, unfinished bucket last); a bucket with none is 0.
+   */
+  async ratePerSecond(topic: string, seconds: number, bucketSeconds: number): Promise<Array<{ at: string; rate: number }>> {
+    const rows = await this.db.query<{ bucket: string; count: string }>(
+      `SELECT floor(extract(epoch FROM received_at) / $2)::bigint AS bucket, count(*) AS count
+       FROM analytics.events
+       WHERE topic = $1 AND received_at >= now() - make_interval(secs => $3)
+       GROUP BY 1`,
+      [topic, bucketSeconds, seconds],
+    );
+    const counts = new Map(rows.map((r) => [Number(r.bucket), Number(r.count)]));
+    const last = Math.floor(Date.now() / 1000 / bucketSeconds);
+    const buckets = Math.ceil(seconds / bucketSeconds);
+    return Array.from({ length: buckets }, (_, i) => {
+      const bucket = last - buckets + 1 + i;
+      return { at: new Date(bucket * bucketSeconds * 1000).toISOString(), rate: (counts.get(bucket) ?? 0) / bucketSeconds };
+    });
+  }
+
   async statistics(topics: { payments: string; orders: string; emails: string }): Promise<Statistics> {
     const [totals, products, minutes, [lastMinute]] = await Promise.all([
       this.db.query<{ payments: string; orders: string; emails: string; revenue: string | null; users: string }>(

@@ -18,3 +18,4 @@ export * from './consume/offset-committer';
 export * from './consume/consumer-state';
 export * from './consume/record-scope';
 export * from './consume/partition-transactions';
+export * from './dead-letter-count';

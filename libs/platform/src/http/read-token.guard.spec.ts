@@ -4,11 +4,14 @@ import { ReadTokenGuard } from './read-token.guard';
 
 const TOKEN = 'read-token-0123456789';
 
-function attempt(readToken: string | undefined, authorization?: string) {
+function attempt(readToken: string | undefined, authorization?: string, request: { accept?: string; token?: string } = {}) {
   const headers: Record<string, string> = {};
+  const requestHeaders: Record<string, string> = {};
+  if (authorization !== undefined) requestHeaders.authorization = authorization;
+  if (request.accept !== undefined) requestHeaders.accept = request.accept;
   const context = {
     switchToHttp: () => ({
-      getRequest: () => ({ headers: authorization === undefined ? {} : { authorization } }),
+      getRequest: () => ({ headers: requestHeaders, query: request.token === undefined ? {} : { token: request.token } }),
       getResponse: () => ({ setHeader: (name: string, value: string) => (headers[name] = value) }),
     }),
   } as unknown as ExecutionContext;
@@ -45,5 +48,14 @@ describe('ReadTokenGuard', () => {
   it('lets the right token through, whatever the case of the scheme', () => {
     expect(attempt(TOKEN, `Bearer ${TOKEN}`)).toEqual({ allowed: true, headers: {} });
     expect(attempt(TOKEN, `bearer ${TOKEN}`).allowed).toBe(true);
+  });
+
+  it('takes the token from ?token= for server-sent events only, as a browser cannot send the header there', () => {
+    const events = 'text/event-stream';
+    expect(attempt(TOKEN, undefined, { accept: events, token: TOKEN })).toEqual({ allowed: true, headers: {} });
+    expect(attempt(TOKEN, undefined, { accept: events, token: 'wrong' })).toMatchObject({ allowed: false, status: 401 });
+    // Not for an ordinary request: the token stays out of its URL.
+    expect(attempt(TOKEN, undefined, { accept: 'application/json', token: TOKEN })).toMatchObject({ allowed: false, status: 401 });
+    expect(attempt(TOKEN, undefined, { token: TOKEN })).toMatchObject({ allowed: false, status: 401 });
   });
 });
