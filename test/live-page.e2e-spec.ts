@@ -78,7 +78,7 @@ describe('the live page (GET / on analytics)', () => {
     // A marker on the document: a reload would drop it.
     await page.evaluate('window.sameDocument = true');
     const product = `Live page ${randomUUID().slice(0, 8)}`;
-    // 100 lines of 1,000 each: 100,000 sold, more than any product of the earlier suites.
+    // 100 lines of 1,000 each: 100,000 sold, the most a cart can hold, so it is among the top products.
     const cart = Array.from({ length: 100 }, () => ({ name: product, price: 1, quantity: 1000 }));
     await payment().post('/payment').send({ user_id: freshUserId(), cart }).expect(200);
 
@@ -95,7 +95,7 @@ describe('the live page (GET / on analytics)', () => {
     }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the payment, its order, its email and its product on the page' });
     expect(await page.evaluate('window.sameDocument')).toBe(true);
     expect(after.revenue - before.revenue).toBeGreaterThanOrEqual(100_000);
-    expect(after.products[0]).toBe(`${product}: 100,000 sold, 100,000.00`);
+    expect(after.products).toContain(`${product}: 100,000 sold, 100,000.00`);
     expect(after.status).toBe('live');
 
     // The dead letters shown are those the DLQ topics hold, counted here by reading them (read_committed).
