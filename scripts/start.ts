@@ -3,10 +3,11 @@ import { Secrets } from '@app/platform/config/secrets';
 import { brokersFromEnv, startLocalBroker, stopLocalBroker, toolKafka } from './lib/kafka-local';
 import { clusterBrokersFromEnv, nodeCountFromArgs, startLocalCluster, stopLocalCluster } from './lib/kafka-local/cluster';
 import { buildServices } from './lib/build';
-import { prefixedSink } from './lib/log-prefix';
+import { chainLogPrinter } from './lib/chain-logs';
 import { databaseUrlFromEnv, requirePostgres } from './lib/postgres';
 import { readCurl } from './lib/read-token';
 import { chainSpecs, startServices, stopServices, type ServiceProcess } from './lib/services';
+import { CHAIN_LOG } from './lib/trace';
 
 /**
  * `npm start`: the whole chain in the foreground. PostgreSQL must answer; a broker is started when none
@@ -42,7 +43,8 @@ async function main(): Promise<void> {
     await createTopics(brokers);
     buildServices();
     const specs = chainSpecs();
-    const print = prefixedSink(specs.map((s) => s.label));
+    // On a terminal, readable lines; piped, the services' JSON. Both also go to .logs/chain.log for `npm run trace`.
+    const print = chainLogPrinter({ labels: specs.map((s) => s.label), pretty: process.stdout.isTTY === true, file: CHAIN_LOG });
     services = await startServices(specs, process.env, (label, line) => print(label, secrets.redact(line)));
   } catch (error) {
     console.error(`[start] ${secrets.redact((error as Error).message)}`);

@@ -4,7 +4,7 @@ import { TEST_PORT_OFFSET, testServiceEnv } from './support/environment';
 
 async function exitOf(service: ServiceProcess): Promise<{ code: number | null; output: string }> {
   await waitFor(() => !service.running, { timeoutMs: 30_000, what: `${service.spec.label} to exit` });
-  return { code: service.exitCode, output: service.logs().join('\n') };
+  return { code: service.exitCode, output: service.messages().join('\n') };
 }
 
 describe('a service started with bad configuration', () => {

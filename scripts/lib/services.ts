@@ -85,8 +85,14 @@ export class ServiceProcess {
     return this.recent.slice(-lines).join('\n');
   }
 
+  /** The lines as printed: JSON log lines (pino), and anything else the process wrote. */
   logs(): string[] {
     return [...this.recent];
+  }
+
+  /** The message of each line (`msg` and, for an error, its stack), or the line itself when it is not JSON. */
+  messages(): string[] {
+    return this.recent.map(messageOf);
   }
 
   async waitHealthy(timeoutMs = 60_000): Promise<void> {
@@ -166,4 +172,14 @@ export async function waitGroupsSettled(processes: ServiceProcess[], timeoutMs =
     },
     { timeoutMs, intervalMs: 100, what: 'every consumer group to settle (all members joined, each partition owned once)' },
   );
+}
+
+function messageOf(line: string): string {
+  if (!line.startsWith('{')) return line;
+  try {
+    const { msg, err } = JSON.parse(line) as { msg?: unknown; err?: { stack?: unknown } };
+    return [typeof msg === 'string' ? msg : line, typeof err?.stack === 'string' ? err.stack : ''].filter(Boolean).join('\n');
+  } catch {
+    return line;
+  }
 }

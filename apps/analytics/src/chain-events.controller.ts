@@ -1,4 +1,4 @@
-import { Controller } from '@nestjs/common';
+import { Controller, Logger } from '@nestjs/common';
 import { Ctx, EventPattern, KafkaContext } from '@nestjs/microservices';
 import {
   EmailSentEvent,
@@ -15,6 +15,8 @@ import { AnalyticsRepository } from './analytics.repository';
 /** Analytics watches the whole chain; every event is counted once, by its id. */
 @Controller()
 export class ChainEventsController {
+  private readonly logger = new Logger('Analytics');
+
   constructor(private readonly analytics: AnalyticsRepository) {}
 
   @EventPattern(TOPICS.paymentSuccessful)
@@ -27,6 +29,7 @@ export class ChainEventsController {
       amount: payment.amount,
       items: payment.cart,
     });
+    this.logger.log({ payment_id: payment.payment_id }, `counted payment ${payment.payment_id}`);
   }
 
   @EventPattern(TOPICS.orderCreated)
@@ -39,6 +42,7 @@ export class ChainEventsController {
       user_id: order.user_id,
       amount: order.total,
     });
+    this.logger.log({ order_id: order.order_id, payment_id: order.payment_id }, `counted order ${order.order_id}`);
   }
 
   @EventPattern(TOPICS.emailSent)
@@ -46,5 +50,6 @@ export class ChainEventsController {
     const source = recordSource(ctx);
     const email = settleEmail(event, recordId(source), source.timestamp);
     await this.analytics.record({ topic: TOPICS.emailSent, event_id: email.email_id, user_id: email.user_id });
+    this.logger.log({ email_id: email.email_id, order_id: email.order_id }, `counted email ${email.email_id}`);
   }
 }

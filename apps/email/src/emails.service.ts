@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Histogram } from 'prom-client';
 import { METRICS } from '@app/platform';
@@ -9,6 +9,8 @@ import { Mailer } from './mailer';
 
 @Injectable()
 export class EmailsService {
+  private readonly logger = new Logger('Emails');
+
   constructor(
     private readonly emails: EmailsRepository,
     private readonly mailer: Mailer,
@@ -27,6 +29,7 @@ export class EmailsService {
       email = await this.emails.markSent(email.email_id, receipt.messageId, receipt.output);
       // Once per email sent: a redelivery of an order already confirmed is not timed again.
       if (paymentAcceptedAt !== undefined) this.paymentToEmail.observe(Math.max(0, Date.now() - paymentAcceptedAt) / 1000);
+      this.logger.log({ order_id: email.order_id, payment_id: order.payment_id, email_id: email.email_id }, `confirmation of order ${email.order_id} sent`);
     }
     const event: EmailSentEvent = {
       email_id: email.email_id,

@@ -23,6 +23,7 @@ export class PaymentEventsController {
     const source = recordSource(ctx);
     const payment = settlePayment(event, recordId(source));
     this.logger.log(
+      { payment_id: payment.payment_id, user_id: payment.user_id },
       `[Instance #${this.env.INSTANCE_ID}] [Partition ${source.partition}] [Offset ${source.offset}] User ${payment.user_id}`,
     );
     // The course's slow step. With it set, each partition is handled one record at a time (see bootstrap),

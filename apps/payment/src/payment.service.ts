@@ -57,6 +57,7 @@ export class PaymentService {
       );
     }
     this.revenue.inc(payment.amount);
+    this.logger.log({ payment_id: payment.payment_id, user_id: payment.user_id, amount: payment.amount }, `payment ${payment.payment_id} accepted`);
     if (idempotencyKey !== undefined) {
       // Not noted, a retry publishes the payment again: the same id, one order all the same.
       await this.keys.published(idempotencyKey, paymentId).catch((error: Error) => {

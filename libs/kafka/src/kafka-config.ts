@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { Partitioners, type ISocketFactory, type KafkaConfig, type ProducerConfig } from 'kafkajs';
 import { registerCompressionCodecs } from './codecs';
 import { installUndecodableBatchGuard } from './undecodable-batches';
+import { kafkajsLogCreator } from './kafka-logging';
 
 /**
  * Sockets with Nagle's algorithm off, as Kafka's own Java client opens them (kafkajs leaves it on): a request
@@ -22,10 +23,13 @@ const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
 export function kafkaClientConfig(brokers: string[], clientId: string): KafkaConfig {
   registerCompressionCodecs();
   installUndecodableBatchGuard();
+  const logCreator = kafkajsLogCreator();
   return {
     clientId,
     brokers,
     socketFactory,
+    // In a service, kafkajs logs through its logger (absent, Nest's Kafka transport would nest them as text).
+    ...(logCreator ? { logCreator } : {}),
     connectionTimeout: 3000,
     requestTimeout: 10_000,
     retry: { initialRetryTime: 100, maxRetryTime: 1000, retries: 3 },

@@ -3,7 +3,7 @@ import { ClientKafka } from '@nestjs/microservices';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
 import { lastValueFrom } from 'rxjs';
-import { Coalescer, Environment, METRICS, ServiceIdentity } from '@app/platform';
+import { Coalescer, currentRequestId, Environment, METRICS, REQUEST_ID_HEADER, ServiceIdentity } from '@app/platform';
 import { KafkaJSProtocolError } from 'kafkajs';
 import { RecordFault } from '@app/contracts';
 import { currentRecordScope } from './consume/record-scope';
@@ -73,12 +73,13 @@ export class KafkaEventPublisher extends EventPublisher implements OnApplication
     await this.client.close();
   }
 
-  publish<T extends object>(topic: string, event: OutgoingEvent<T>): Promise<void> {
+  publish<T extends object>(topic: string, given: OutgoingEvent<T>): Promise<void> {
+    const event = correlated(given);
     if (this.stage(topic, [event])) return Promise.resolve();
     let queue = this.queues.get(topic);
     if (!queue) {
       const send = async (events: OutgoingEvent[]): Promise<void[]> => {
-        await this.publishBatch(topic, events);
+        await this.send(topic, events);
         return events.map(() => undefined);
       };
       queue = new Coalescer(send, { maxBatch: MAX_BATCH, isolate: (error) => error instanceof EventRefused });
@@ -87,8 +88,13 @@ export class KafkaEventPublisher extends EventPublisher implements OnApplication
     return queue.submit(event);
   }
 
-  async publishBatch<T extends object>(topic: string, events: OutgoingEvent<T>[]): Promise<void> {
+  async publishBatch<T extends object>(topic: string, given: OutgoingEvent<T>[]): Promise<void> {
+    const events = given.map(correlated);
     if (events.length === 0 || this.stage(topic, events)) return;
+    await this.send(topic, events);
+  }
+
+  private async send(topic: string, events: OutgoingEvent[]): Promise<void> {
     await lastValueFrom(this.client.emitBatch(topic, { messages: events })).catch((error: unknown) => {
       const refusal = protocolCause(error);
       if (refusal && REFUSED_AS_DATA.has(refusal.type)) throw new EventRefused(topic, refusal);
@@ -96,6 +102,16 @@ export class KafkaEventPublisher extends EventPublisher implements OnApplication
     });
     this.sent.inc({ event_type: topic }, events.length);
   }
+}
+
+/**
+ * The event with the request id of the work that publishes it (the HTTP request, or the record being handled)
+ * in its x-request-id header, so that the id travels on through the chain and into dead letters.
+ */
+function correlated<T extends object>(event: OutgoingEvent<T>): OutgoingEvent<T> {
+  const id = currentRequestId();
+  if (id === undefined || event.headers?.[REQUEST_ID_HEADER] !== undefined) return event;
+  return { ...event, headers: { ...event.headers, [REQUEST_ID_HEADER]: id } };
 }
 
 /** The broker's own answer, where kafkajs wrapped it (its retrier gives up with the answer as the cause). */

@@ -11,6 +11,7 @@ import { describeError, parsePartitionKey, partitionKey as keyOf } from './consu
 import { dispatchInLanes, firstFailure, laneOf, type ProcessingOrder } from './consume/processing-order';
 import type { KafkaServerOptions } from './kafka-config';
 import { copyUndecodableMark } from './undecodable-batches';
+import { REQUEST_ID_HEADER, withCorrelation } from '@app/platform';
 
 export interface ConsumeOptions {
   /** See ProcessingOrder: `partition` with the course's slow step (PROCESSING_DELAY_MS), `key` otherwise. */
@@ -228,7 +229,9 @@ export class MonitoredKafkaServer extends ServerKafka {
         if (index > sliceFirst && performance.now() - sliceBegan >= SLOW_SLICE_MS) throw new SliceFull();
       }
       const scope = scopes[index];
-      await runInRecordScope(scope, () => this.handleMessage({ topic, partition, message, heartbeat, pause: payload.pause }));
+      // Every line the handling logs carries the record's place and request id, and what it publishes the id.
+      const correlation = { source: 'kafka' as const, request_id: requestIdOf(message), topic, partition, offset: message.offset };
+      await withCorrelation(correlation, () => runInRecordScope(scope, () => this.handleMessage({ topic, partition, message, heartbeat, pause: payload.pause })));
       if (scope.failure) throw new HandlerFailed(scope.failure.error);
       progress.markDone(index);
     };
@@ -487,4 +490,11 @@ export class MonitoredKafkaServer extends ServerKafka {
     await this.transactions?.close();
     await this.offsetsAdmin?.then((admin) => admin.disconnect()).catch(() => undefined);
   }
+}
+
+/** The record's x-request-id header as text, if it has one. */
+function requestIdOf(message: KafkaMessage): string | undefined {
+  const value = message.headers?.[REQUEST_ID_HEADER];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.toString();
 }

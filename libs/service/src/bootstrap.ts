@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Logger, Module, type LogLevel, type Type } from '@nestjs/common';
+import { Logger, Module, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -19,7 +19,12 @@ import {
   loadEnvironment,
   METRICS,
   MetricsModule,
-  RedactingLogger,
+  correlationMiddleware,
+  createServiceLogger,
+  loggerModule,
+  loggerParams,
+  nestLogger,
+  pinoLevel,
   requireJsonBody,
   Secrets,
   ServiceIdentity,
@@ -43,7 +48,6 @@ export interface ServiceDefinition {
   publishesEvents?: boolean;
 }
 
-const LOG_LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 /** Largest accepted JSON body: a full 100-item cart is about 15 kB. */
 export const BODY_LIMIT = '64kb';
 
@@ -70,11 +74,13 @@ function serveApiDocs(app: NestExpressApplication, definition: ServiceDefinition
  * Kafka server with the app's global interceptors (the dead-letter one) inherited.
  */
 export async function bootstrapService(definition: ServiceDefinition): Promise<NestExpressApplication> {
-  // Installed before the environment is read, so not even a configuration error prints a secret.
-  const printer = new RedactingLogger(Secrets.of(process.env));
+  // Installed before the environment is read, so that even a configuration error is a JSON line without secrets.
+  const root = createServiceLogger({ service: definition.name, instanceId: process.env.INSTANCE_ID ?? '1', secrets: Secrets.of(process.env) });
+  const params = loggerParams(root);
+  const printer = nestLogger(params);
   Logger.overrideLogger(printer);
   const env = loadEnvironmentOrExit(definition.defaultPort);
-  printer.setLogLevels(LOG_LEVELS.slice(0, LOG_LEVELS.indexOf(env.LOG_LEVEL) + 1));
+  root.level = pinoLevel(env.LOG_LEVEL);
   const identity = new ServiceIdentity(definition.name, env.INSTANCE_ID);
   const logger = new Logger(`${definition.name}#${identity.instanceId}`);
   let app: NestExpressApplication | undefined;
@@ -85,6 +91,7 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
         imports: [
           EnvironmentModule.register(env, identity),
           MetricsModule,
+          loggerModule(params),
           KafkaModule.forService({ consumerGroup: definition.consumerGroup }),
           HealthModule,
           definition.module,
@@ -92,7 +99,8 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
       },
       { logger: printer, bodyParser: false },
     );
-    // First, so that every answer is counted, those refused before routing included.
+    // First, so that every answer is counted and carries its X-Request-Id, those refused before routing included.
+    app.use(correlationMiddleware);
     app.use(httpMetrics(app.get(getToken(METRICS.httpRequests)), app.get(getToken(METRICS.httpSeconds))));
     // JSON only (Nest's default parsers also read forms, which no endpoint takes): anything else is a 415.
     app.use(requireJsonBody);

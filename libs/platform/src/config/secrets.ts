@@ -28,6 +28,8 @@ export class Secrets {
       for (const form of passwordForms(value)) found.add(form);
     }
     if (settings.READ_TOKEN) found.add(settings.READ_TOKEN);
+    // As a JSON log line writes them, too: a quote or a backslash in a secret is escaped there.
+    for (const secret of [...found]) found.add(JSON.stringify(secret).slice(1, -1));
     // Longest first, so a secret that contains another is blanked whole.
     return new Secrets([...found].sort((a, b) => b.length - a.length));
   }
