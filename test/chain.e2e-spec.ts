@@ -16,6 +16,8 @@ describe('a payment through the whole chain', () => {
   it('becomes one order, one confirmation email and analytics figures', async () => {
     await chainQuiet();
     const before = await statistics();
+    // From the minute before this one: well inside the ten minutes the figures cover, so no row slides out.
+    const fromMinute = Math.floor(Date.now() / 60_000) * 60_000 - 60_000;
     const userId = freshUserId();
 
     const accepted = await payment()
@@ -55,16 +57,28 @@ describe('a payment through the whole chain', () => {
     expect(email).toMatchObject({ order_id: order.order_id, user_id: userId, email_to: `user${userId}@example.com`, status: 'sent' });
     expect(String(email.transport_output)).toContain(String(email.subject));
 
-    const after = await statisticsReaching({
+    await statisticsReaching({
       payments: before.total_payments + 1,
       orders: before.total_orders + 1,
       emails: before.total_emails + 1,
     });
+    // Once the chain is quiet (by the broker's offsets), nothing more is on its way: one of each, exactly.
+    await chainQuiet();
+    expect(await ordersOf(userId)).toHaveLength(1);
+    expect(await emailsOf(userId)).toHaveLength(1);
+    const after = await statistics();
     expect(after.total_payments - before.total_payments).toBe(1);
     expect(after.total_orders - before.total_orders).toBe(1);
     expect(after.total_emails - before.total_emails).toBe(1);
     expect(after.revenue - before.revenue).toBeCloseTo(1999, 2);
     expect(after.unique_users - before.unique_users).toBe(1);
+    // The per-minute figures, as a change: the minutes since the first reading gained this payment's three events.
+    const since = (stats: Awaited<ReturnType<typeof statistics>>, kind: 'payments' | 'orders' | 'emails') =>
+      (stats.events_per_minute as Array<Record<string, number | string>>)
+        .filter((m) => Date.parse(String(m.minute)) >= fromMinute)
+        .reduce((sum, m) => sum + Number(m[kind]), 0);
+    expect({ payments: since(after, 'payments') - since(before, 'payments'), orders: since(after, 'orders') - since(before, 'orders'), emails: since(after, 'emails') - since(before, 'emails') })
+      .toEqual({ payments: 1, orders: 1, emails: 1 });
     expect(after.events_last_minute).toBeGreaterThanOrEqual(3);
   });
 
@@ -123,6 +137,26 @@ describe('a payment through the whole chain', () => {
       expect(placed.map((o) => o.total)).toEqual([103, 102, 101, 100]);
       expect(emailed.map((e) => e.order_id)).toEqual(placed.map((o) => o.order_id));
     }
+  });
+
+  it('pages a customer\'s orders with ?page=&limit=, newest first, and refuses a page size over 200', async () => {
+    const userId = freshUserId();
+    const ids: string[] = [];
+    for (const name of ['first', 'second', 'third']) {
+      ids.push((await payment().post('/payment').send({ user_id: userId, cart: [{ name: `Paged ${name}`, price: 10 }] }).expect(200)).body.payment_id);
+      // One after the other: each order is created after the one before, so "newest first" has one answer.
+      await waitFor(async () => (await ordersOf(userId)).length === ids.length, { timeoutMs: CHAIN_DEADLINE_MS, what: `order ${ids.length}` });
+    }
+    const page = async (query: string) => (await orders().get(`/orders?user_id=${userId}&${query}`).expect(200)).body;
+    const first = await page('limit=2&page=1');
+    expect({ ...first, items: first.items.map((o: { payment_id: string }) => o.payment_id) }).toEqual({ items: [ids[2], ids[1]], page: 1, limit: 2, total: 3 });
+    const second = await page('limit=2&page=2');
+    expect({ ...second, items: second.items.map((o: { payment_id: string }) => o.payment_id) }).toEqual({ items: [ids[0]], page: 2, limit: 2, total: 3 });
+    expect((await page('limit=2&page=3')).items).toEqual([]);
+    // Without a query: page 1 of 20.
+    expect(await page('')).toMatchObject({ page: 1, limit: 20, total: 3 });
+    await orders().get('/orders?limit=201').expect(400);
+    await orders().get('/orders?page=0').expect(400);
   });
 
   it('answers 404 for an unknown order and 400 for an id that is not one', async () => {

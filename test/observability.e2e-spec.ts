@@ -3,6 +3,10 @@ import { testBrokers, testChainSpecs, urlOf } from './support/environment';
 import { waitFor } from '../scripts/lib/wait';
 import { CHAIN_DEADLINE_MS, emailsOf, freshUserId, joinedGroup, payment, reader } from './support/http';
 import { metricsText, sample } from './support/metrics';
+import { signalService } from './support/chain-control';
+import { connectedProducer, withAdmin } from './support/kafka';
+import { ORDER_INSTANCES, waitForSplit } from './support/ownership';
+import { CONSUMER_GROUPS, TOPICS } from '@app/contracts';
 
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
@@ -98,6 +102,35 @@ describe('health and metrics', () => {
       expect(text).toMatch(/^kafka_consumer_crashes_total \d+$/m);
       expect(text).toMatch(/^kafka_partitions_stalled\{topic="[a-z-]+"\} \d+$/m);
     }
+  });
+
+  it("reports a lag that is there: order-1's gauge of a partition whose owner is frozen equals the broker's own figure", async () => {
+    const owned = await waitForSplit(ORDER_INSTANCES, 'three instances to own one partition each');
+    const [partition] = owned.get('order-2')!;
+    const series = `kafka_consumer_group_lag{group="${CONSUMER_GROUPS.order}",topic="${TOPICS.paymentSuccessful}",partition="${partition}"}`;
+    // Frozen (SIGSTOP), order-2 keeps its partition until its session times out (10 s), consuming nothing.
+    await signalService('order-2', 'SIGSTOP');
+    try {
+      const producer = await connectedProducer();
+      await producer.send({
+        topic: TOPICS.paymentSuccessful,
+        messages: Array.from({ length: 25 }, (_, i) => ({ key: String(i), partition, value: JSON.stringify({ user_id: freshUserId(), cart: [{ name: 'Lag probe', price: 1 }], timestamp: 1 }) })),
+      }).finally(() => producer.disconnect());
+      const broker = async () =>
+        withAdmin(async (admin) => {
+          const high = (await admin.fetchTopicOffsets(TOPICS.paymentSuccessful)).find((p) => p.partition === partition)!.high;
+          const [committed] = await admin.fetchOffsets({ groupId: CONSUMER_GROUPS.order, topics: [TOPICS.paymentSuccessful] });
+          return Number(BigInt(high) - BigInt(committed.partitions.find((p) => p.partition === partition)!.offset));
+        });
+      const [gauge, lag] = await waitFor(async () => {
+        const both = [await sample(urlOf('order-1'), series), await broker()];
+        return both[0] >= 25 && both;
+      }, { timeoutMs: 5000, what: `order-1 to report the lag of partition ${partition}` });
+      expect(gauge).toBe(lag);
+    } finally {
+      await signalService('order-2', 'SIGCONT');
+    }
+    await waitForSplit(ORDER_INSTANCES, 'the three instances to own one partition each again');
   });
 
   it('exports the consumer lag of its group for every partition it reads', async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TOPICS } from '@app/contracts';
+import { CONSUMER_GROUPS, TOPICS } from '@app/contracts';
 import type { Producer } from 'kafkajs';
 import request from 'supertest';
 import { ServiceProcess } from '../scripts/lib/services';
@@ -7,7 +7,7 @@ import { waitFor } from '../scripts/lib/wait';
 import { serviceLogs, startService, stopService } from './support/chain-control';
 import { queryTestDatabase } from './support/database';
 import { TEST_PORT_OFFSET, testServiceEnv } from './support/environment';
-import { connectedProducer } from './support/kafka';
+import { connectedProducer, withAdmin } from './support/kafka';
 import { ORDER_INSTANCES, waitForSplit } from './support/ownership';
 
 interface OrderRow {
@@ -53,6 +53,11 @@ describe('order instances sharing order-service-group', () => {
   beforeAll(async () => {
     producer = await connectedProducer();
   });
+  // Each test starts from the three instances (a no-op for a running one): one that failed with an instance
+  // stopped leaves nothing broken for the next.
+  beforeEach(async () => {
+    for (const label of ORDER_INSTANCES) await startService(label);
+  });
 
   afterAll(async () => {
     await producer.disconnect();
@@ -81,7 +86,8 @@ describe('order instances sharing order-service-group', () => {
     const before = await waitForSplit(ORDER_INSTANCES, 'three instances to own one partition each');
     const orphaned = before.get(victim)!;
     const stopped = await stopService(victim, signal);
-    expect(stopped.exit_signal ?? String(stopped.exit_code)).toMatch(signal === 'SIGKILL' ? 'SIGKILL' : /^(0|SIGTERM)$/);
+    // SIGTERM: a graceful stop (consumer left, database closed) ends with exit code 0, not by the signal.
+    expect({ code: stopped.exit_code, signal: stopped.exit_signal }).toEqual(signal === 'SIGKILL' ? { code: null, signal: 'SIGKILL' } : { code: 0, signal: null });
 
     // Payments sent after the stop, one batch on each orphaned partition and some everywhere.
     const probes = await Promise.all(orphaned.map((p) => sendPayments(`${signal}-p${p}`, 20, p)));
@@ -92,6 +98,9 @@ describe('order instances sharing order-service-group', () => {
     for (const row of rows) expect(survivors).toContain(row.instance_id);
     await waitForSplit(ORDER_INSTANCES.filter((l) => l !== victim), 'the two survivors to own all three partitions');
     console.log(`takeover after ${signal}: orphaned partition(s) ${orphaned.join(',')} processing again within ${takeoverSeconds.toFixed(1)} s`);
+    // Far above the benchmark's figures (0.6 s and 11 s; targets 3 s and 15 s), so a slow machine passes, but a
+    // takeover that waits on something else (a rebalance timeout of 30 s, a stuck member) does not.
+    expect(takeoverSeconds).toBeLessThan(signal === 'SIGKILL' ? 45 : 15);
 
     await startService(victim);
     await waitForSplit(ORDER_INSTANCES, `${victim} to rejoin and the three to split the partitions again`);
@@ -111,19 +120,31 @@ describe('order instances sharing order-service-group', () => {
       `SELECT source_offset FROM orders.orders WHERE payment_id = ANY($1) AND instance_id = '1'`,
       [rows.map((r) => r.payment_id)],
     );
+    // The stop came in the middle: the stopped instance had made some of the orders, the survivors the rest.
     expect(byVictim.length).toBeGreaterThan(0);
-    // ...so no record the stopped instance handled is handled again by a survivor.
+    expect(byVictim.length).toBeLessThan(ids.length);
+    // Which records of the partition each survivor handled, from the lines it logs for each (JSON, with the
+    // record's place): together with the stopped instance's, every record of the batch, and none twice.
+    const first = BigInt(Math.min(...byVictim.map((o) => Number(o.source_offset))));
+    const handledBy = async (label: string) =>
+      (await serviceLogs(label))
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as { msg: string; partition?: number; offset?: string })
+        .filter((l) => l.partition === partition && /^\[Instance #\d\] \[Partition \d+\] \[Offset \d+\] /.test(l.msg) && BigInt(l.offset!) >= first)
+        .map((l) => l.offset!);
+    const survivors = (await Promise.all(ORDER_INSTANCES.filter((l) => l !== victim).map(handledBy))).flat();
+    expect(survivors.length).toBe(ids.length - byVictim.length);
     const handled = new Set(byVictim.map((o) => o.source_offset));
-    const line = new RegExp(`\\[Partition ${partition}\\] \\[Offset (\\d+)\\] `);
-    for (const survivor of ORDER_INSTANCES.filter((l) => l !== victim)) {
-      const again = (await serviceLogs(survivor)).map((l) => l.match(line)?.[1]).filter((o) => o !== undefined && handled.has(o));
-      expect(again).toEqual([]);
-    }
+    expect(survivors.filter((offset) => handled.has(offset))).toEqual([]);
+    expect(new Set([...handled, ...survivors]).size).toBe(ids.length);
     await startService(victim);
     await waitForSplit(ORDER_INSTANCES, `${victim} to rejoin`);
   });
 
   it('created exactly one order for every payment the suite sent', async () => {
+    // The tests above sent 300 + 2 × (20 per orphaned partition + 60) + 3000 payments; alone, this test has
+    // nothing to compare and fails rather than compare nothing with nothing.
+    expect(sent.length).toBeGreaterThanOrEqual(300 + 2 * 80 + 3000);
     const rows = await ordersFor(`scale-${run}-`);
     expect(rows.map((r) => r.payment_id).sort()).toEqual([...sent].sort());
   });
@@ -145,6 +166,12 @@ describe('a slow order handler (PROCESSING_DELAY_MS beyond the session timeout)'
     await waitFor(async () => (await request(instance!.url).get('/health')).body.details?.kafka?.assignments?.[TOPICS.paymentSuccessful]?.length === 3,
       { timeoutMs: 30_000, what: 'the slow instance to own every partition' });
 
+    // The group's one member, as the broker knows it: the same member id afterwards means it was never thrown
+    // out and rejoined (a rejoin gets a new id).
+    const members = () => withAdmin(async (admin) => (await admin.describeGroups([CONSUMER_GROUPS.order])).groups[0].members.map((m) => m.memberId));
+    const [member] = await members();
+    expect(await members()).toEqual([member]);
+
     const producer = await connectedProducer();
     const paymentId = `slow-${randomUUID()}`;
     await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key: '7', value: JSON.stringify({ payment_id: paymentId, user_id: 7, cart: [{ name: 'Apple Watch', price: 399 }], timestamp: 1 }) }] });
@@ -155,8 +182,7 @@ describe('a slow order handler (PROCESSING_DELAY_MS beyond the session timeout)'
       return rows.length > 0 ? rows : undefined;
     }, { timeoutMs: 45_000, what: 'the slow order' });
     expect(order.instance_id).toBe('slow');
-    // One join at start, none after: 12 s of work did not get the member thrown out (session timeout 10 s).
-    expect(instance.logs().filter((line) => /joined order-service-group/.test(line))).toHaveLength(1);
-    expect(instance.logs().join('\n')).not.toMatch(/rebalanc/i);
+    // 12 s of work did not get the member thrown out (session timeout 10 s): still the one member, same id.
+    expect(await members()).toEqual([member]);
   });
 });

@@ -1,4 +1,4 @@
-import { describeLag, totalLag } from '@app/kafka';
+import { CONSUMER_GROUPS, GROUP_TOPICS } from '@app/contracts';
 import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import { toolKafka } from '../../scripts/lib/kafka-local';
 import { waitFor } from '../../scripts/lib/wait';
@@ -33,11 +33,36 @@ export async function endOffsetSum(topic: string): Promise<bigint> {
 }
 
 /**
- * Waits until every group of the chain has consumed everything: an event is produced before the record that
- * caused it is committed, so all lags at zero means nothing is left in flight anywhere in the chain.
+ * Whether a group has committed every record of the topics it reads, read from the broker's own offsets
+ * (committed and end), independently of the services' lag reports.
+ */
+export async function caughtUp(admin: Admin, group: string, topics: string[]): Promise<boolean> {
+  for (const topic of topics) {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    for (const { partition, high } of ends) {
+      const offset = committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
+      if (BigInt(high) > 0n && BigInt(offset) < BigInt(high)) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Waits until every group of the chain has committed everything, read from the broker's own offsets (not the
+ * product's lag code). An event is produced before, or with, the offset of the record that caused it, so the
+ * groups are checked in the chain's order in one pass: order caught up, then email (which has seen all that
+ * order wrote), then analytics. All caught up in one pass means nothing is in flight anywhere in the chain.
  */
 export function chainQuiet(): Promise<void> {
+  const chain = [CONSUMER_GROUPS.order, CONSUMER_GROUPS.email, CONSUMER_GROUPS.analytics];
   return withAdmin(async (admin) => {
-    await waitFor(async () => totalLag(await describeLag(admin)) === 0, { timeoutMs: 120_000, intervalMs: 250, what: 'the chain to be quiet (every lag 0)' });
+    await waitFor(
+      async () => {
+        for (const group of chain) if (!(await caughtUp(admin, group, GROUP_TOPICS[group]))) return false;
+        return true;
+      },
+      { timeoutMs: 120_000, intervalMs: 250, what: 'the chain to be quiet (every group caught up, by the broker\'s offsets)' },
+    );
   });
 }

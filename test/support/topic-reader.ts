@@ -2,7 +2,7 @@ import type { Admin, KafkaMessage } from 'kafkajs';
 import { currentRanges, scanRanges } from '../../scripts/lib/topic-scan';
 import { waitFor } from '../../scripts/lib/wait';
 import { testBrokers } from './environment';
-import { testKafka, withAdmin } from './kafka';
+import { caughtUp, testKafka, withAdmin } from './kafka';
 
 /**
  * Reads topics from their beginning to the end they have now, read_committed (as the chain's consumers read:
@@ -24,22 +24,9 @@ export async function readTopics(
   return seen;
 }
 
-/**
- * Waits until a group has committed every record of the topics it reads: read from the broker's own offsets,
- * independently of the services' lag reports.
- */
+/** Waits until a group has committed every record of the topics it reads (see caughtUp). */
 export function groupCaughtUp(group: string, topics: string[], brokers = testBrokers(), timeoutMs = 180_000): Promise<void> {
   return withAdmin((admin: Admin) =>
-    waitFor(async () => {
-      for (const topic of topics) {
-        const ends = await admin.fetchTopicOffsets(topic);
-        const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-        for (const { partition, high } of ends) {
-          const offset = committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
-          if (BigInt(high) > 0n && BigInt(offset) < BigInt(high)) return false;
-        }
-      }
-      return true;
-    }, { timeoutMs, intervalMs: 250, what: `${group} to commit everything of ${topics.join(', ')}` }),
+    waitFor(() => caughtUp(admin, group, topics), { timeoutMs, intervalMs: 250, what: `${group} to commit everything of ${topics.join(', ')}` }),
   brokers).then(() => undefined);
 }

@@ -108,7 +108,9 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
     app.use(bodyParserErrors(BODY_LIMIT));
     app.useGlobalPipes(new HttpValidationPipe());
     serveApiDocs(app, definition);
-    app.enableShutdownHooks();
+    // SIGTERM or SIGINT: consumers leave, the database closes, then exit 0 (a graceful stop, told apart from being
+    // killed by the signal; it also lets the logger flush).
+    app.enableShutdownHooks([], { useProcessExit: true });
     // Topics, database, producer and the HTTP port are all ready before the consumer joins its group, so
     // a failure among them cannot leave a member in the group that will never consume.
     await app.init();
