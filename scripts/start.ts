@@ -1,13 +1,14 @@
+import { Command, InvalidArgumentError } from 'commander';
 import { describeTopicReport, ensureTopics } from '@app/kafka';
 import { Secrets } from '@app/platform/config/secrets';
 import { brokersFromEnv, startLocalBroker, stopLocalBroker, toolKafka } from './lib/kafka-local';
-import { clusterBrokersFromEnv, nodeCountFromArgs, startLocalCluster, stopLocalCluster } from './lib/kafka-local/cluster';
+import { clusterBrokersFromEnv, startLocalCluster, stopLocalCluster } from './lib/kafka-local/cluster';
 import { buildServices } from './lib/build';
 import { chainLogPrinter } from './lib/chain-logs';
 import { databaseUrlFromEnv, requirePostgres } from './lib/postgres';
 import { readCurl } from './lib/read-token';
 import { chainSpecs, startServices, stopServices, type ServiceProcess } from './lib/services';
-import { CHAIN_LOG } from './lib/trace';
+import { chainLogFile } from './lib/trace';
 
 /**
  * `npm start`: the whole chain in the foreground. PostgreSQL must answer; a broker is started when none
@@ -15,12 +16,19 @@ import { CHAIN_LOG } from './lib/trace';
  * instances, email and analytics run with their logs prefixed by name.
  */
 async function main(): Promise<void> {
+  const options = new Command('start')
+    .description('Runs the whole chain in the foreground, until Ctrl+C')
+    .option('--brokers <n>', 'one local broker, or a cluster of three nodes', nodes, 1)
+    .option('--port-offset <n>', 'added to every port (8000-8005): a second chain beside the first', portOffset, 0)
+    .parse()
+    .opts<{ brokers: 1 | 3; portOffset: number }>();
   const began = Date.now();
+  const port = (base: number) => base + options.portOffset;
   // The services blank their own secrets; this catches what a crashing one printed past its logger.
   const secrets = Secrets.of(process.env);
   await requirePostgres(databaseUrlFromEnv());
   // `npm start -- --brokers 3`: the chain on three local nodes, which its services then reach through KAFKA_BROKERS.
-  const cluster = nodeCountFromArgs(process.argv.slice(2)) === 3;
+  const cluster = options.brokers === 3;
   if (cluster) process.env.KAFKA_BROKERS = clusterBrokersFromEnv().join(',');
   const broker = cluster ? { started: (await startLocalCluster()).started.length === 3 } : await startLocalBroker();
   const brokers = brokersFromEnv();
@@ -42,9 +50,9 @@ async function main(): Promise<void> {
   try {
     await createTopics(brokers);
     buildServices();
-    const specs = chainSpecs();
+    const specs = chainSpecs(options.portOffset);
     // On a terminal, readable lines; piped, the services' JSON. Both also go to .logs/chain.log for `npm run trace`.
-    const print = chainLogPrinter({ labels: specs.map((s) => s.label), pretty: process.stdout.isTTY === true, file: CHAIN_LOG });
+    const print = chainLogPrinter({ labels: specs.map((s) => s.label), pretty: process.stdout.isTTY === true, file: chainLogFile(options.portOffset) });
     services = await startServices(specs, process.env, (label, line) => print(label, secrets.redact(line)));
   } catch (error) {
     console.error(`[start] ${secrets.redact((error as Error).message)}`);
@@ -59,11 +67,23 @@ async function main(): Promise<void> {
   console.log(
     [
       `[start] chain healthy in ${((Date.now() - began) / 1000).toFixed(1)} s. Try:`,
-      `  curl -X POST localhost:8000/payment -H 'Content-Type: application/json' -d '{"user_id": 42, "cart": [{"name": "MacBook", "price": 1999, "quantity": 1}]}'`,
-      ['localhost:8001/orders', 'localhost:8002/emails', 'localhost:8003/analytics'].map((url) => `  ${readCurl(url)}`).join('\n'),
+      `  curl -X POST localhost:${port(8000)}/payment -H 'Content-Type: application/json' -d '{"user_id": 42, "cart": [{"name": "MacBook", "price": 1999, "quantity": 1}]}'`,
+      [`localhost:${port(8001)}/orders`, `localhost:${port(8002)}/emails`, `localhost:${port(8003)}/analytics`].map((url) => `  ${readCurl(url)}`).join('\n'),
+      `  the live page: http://localhost:${port(8003)}/   the logs of one payment: npm run trace -- <payment_id>${options.portOffset ? ` --file ${chainLogFile(options.portOffset)}` : ''}`,
       '[start] Ctrl+C stops everything this command started.',
     ].join('\n'),
   );
+}
+
+function nodes(value: string): 1 | 3 {
+  if (value === '1' || value === '3') return Number(value) as 1 | 3;
+  throw new InvalidArgumentError('takes 1 or 3');
+}
+
+function portOffset(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 50_000) throw new InvalidArgumentError('expected a whole number from 0 to 50000');
+  return n;
 }
 
 /** Created once here, so six services starting together do not race to create them. */

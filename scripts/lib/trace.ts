@@ -4,6 +4,11 @@ import { REPO_ROOT } from './services';
 /** Where `npm start` keeps every service's log lines (JSON) for `npm run trace`. */
 export const CHAIN_LOG = join(REPO_ROOT, '.logs', 'chain.log');
 
+/** npm start's log file: chain.log, or for a chain beside it (`--port-offset`), chain-<offset>.log. */
+export function chainLogFile(portOffset = 0): string {
+  return portOffset === 0 ? CHAIN_LOG : join(REPO_ROOT, '.logs', `chain-${portOffset}.log`);
+}
+
 /** The fields that name one payment's work: following any of them from one line finds the others. */
 const ID_FIELDS = ['request_id', 'payment_id', 'order_id', 'email_id'] as const;
 
