@@ -35,7 +35,7 @@ describe('logs that follow a payment (correlation id from POST /payment to the e
     expect((await payment().post('/payment').set('Content-Type', 'text/plain').send('x').expect(415)).headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('carries the id in Kafka headers through order and email, onto every line of the way, which npm run trace follows', async () => {
+  it('carries the id in Kafka headers through order and email (each record keyed by the user), onto every line of the way, which npm run trace follows', async () => {
     const requestId = `trace-${randomUUID()}`;
     const userId = freshUserId();
     const accepted = await payment().post('/payment').set('X-Request-Id', requestId).send({ user_id: userId, cart: [{ name: 'HomePod', price: 299 }] }).expect(200);
@@ -47,12 +47,16 @@ describe('logs that follow a payment (correlation id from POST /payment to the e
     const orderId = String(email.order_id);
 
     // The records themselves, read from the topics (read_committed): each carries the id in x-request-id.
-    const found: Record<string, string | undefined> = {};
+    // Keyed by the user, so that one customer's events keep their order on one partition.
+    const found: Record<string, { request_id?: string; key?: string }> = {};
     await readTopics([TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent], (topic, message) => {
       const text = message.value?.toString() ?? '';
-      if ((topic !== TOPICS.emailSent && text.includes(paymentId)) || (topic === TOPICS.emailSent && text.includes(orderId))) found[topic] = header(message.headers, 'x-request-id');
+      if ((topic !== TOPICS.emailSent && text.includes(paymentId)) || (topic === TOPICS.emailSent && text.includes(orderId))) {
+        found[topic] = { request_id: header(message.headers, 'x-request-id'), key: message.key?.toString() };
+      }
     });
-    expect(found).toEqual({ [TOPICS.paymentSuccessful]: requestId, [TOPICS.orderCreated]: requestId, [TOPICS.emailSent]: requestId });
+    const expected = { request_id: requestId, key: String(userId) };
+    expect(found).toEqual({ [TOPICS.paymentSuccessful]: expected, [TOPICS.orderCreated]: expected, [TOPICS.emailSent]: expected });
 
     // The lines: analytics counts the email last, so wait for it.
     const trace = await waitFor(async () => {
