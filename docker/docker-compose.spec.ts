@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_DATABASE_URL } from '../scripts/lib/postgres';
 
 const COMPOSE_FILE = join(__dirname, 'docker-compose.yml');
 
@@ -54,6 +55,15 @@ describe('docker/docker-compose.yml', () => {
     expect(grafana).toMatch(/- \S+\/docker\/grafana\/dashboards:\/var\/lib\/grafana\/dashboards:ro\n/);
     // The dashboard provider reads where the dashboards are mounted.
     expect(readFileSync(join(__dirname, 'grafana/provisioning/dashboards/chain.yml'), 'utf8')).toMatch(/^\s+path: \/var\/lib\/grafana\/dashboards$/m);
+  });
+
+  it("runs PostgreSQL as the services' default DATABASE_URL expects it: trust auth, user postgres, database blackfriday, port 5432", () => {
+    const postgres = service('postgres');
+    expect(postgres).toMatch(/POSTGRES_HOST_AUTH_METHOD: trust\n/);
+    expect(postgres).toMatch(/POSTGRES_USER: postgres\n/);
+    expect(postgres).toMatch(/POSTGRES_DB: blackfriday\n/);
+    expect(postgres).toMatch(/published: 5432\n\s+target: 5432\n/);
+    expect(DEFAULT_DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/blackfriday');
   });
 
   it('wires Kafka UI to the broker and exposes the broker and Kafka UI to the host', () => {
