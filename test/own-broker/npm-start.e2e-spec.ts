@@ -9,12 +9,14 @@ import { REPO_ROOT } from '../../scripts/lib/services';
 import { chainLogFile, traceLines } from '../../scripts/lib/trace';
 import { waitFor } from '../../scripts/lib/wait';
 import { testDatabaseUrl } from '../support/environment';
+import { withAdmin } from '../support/kafka';
 
 /** `npm start` as a user runs it, beside everything else: its own broker, database and ports (--port-offset). */
 const BROKER = '127.0.0.1:19292';
 const OFFSET = 20_000;
 const DATABASE = testDatabaseUrl().replace(/_test$/, '_test_start');
-const env = { ...process.env, KAFKA_BROKERS: BROKER, KAFKA_STATE_DIR: '.kafka-start', DATABASE_URL: DATABASE, KAFKA_HEAP_OPTS: '-Xms256m -Xmx256m' };
+// Four partitions, not the default three: TOPIC_PARTITIONS reaches the topics npm start creates.
+const env = { ...process.env, KAFKA_BROKERS: BROKER, KAFKA_STATE_DIR: '.kafka-start', DATABASE_URL: DATABASE, KAFKA_HEAP_OPTS: '-Xms256m -Xmx256m', TOPIC_PARTITIONS: '4' };
 const url = (port: number) => `http://127.0.0.1:${port + OFFSET}`;
 
 function kafkaCli(...args: string[]): void {
@@ -73,6 +75,8 @@ describe('npm start', () => {
       const healthy = await start.waitForLine(/^\[start\] chain healthy in \d+\.\d s\. Try:$/, 240_000);
       expect(start.lines).toContain(`[start] Kafka at ${BROKER} (started)`);
       expect(start.lines.some((l) => /^\[start\] created topics .*payment-successful/.test(l))).toBe(true);
+      const partitions = await withAdmin(async (admin) => (await admin.fetchTopicMetadata({ topics: ['payment-successful', 'order-created', 'email-sent'] })).topics.map((t) => [t.name, t.partitions.length]), [BROKER]);
+      expect(Object.fromEntries(partitions)).toEqual({ 'payment-successful': 4, 'order-created': 4, 'email-sent': 4 });
       const index = start.lines.indexOf(healthy);
       expect(start.lines[index + 1]).toContain(`curl -X POST localhost:${8000 + OFFSET}/payment`);
 

@@ -45,10 +45,10 @@ export async function ensureTopics(admin: Admin, partitions: number): Promise<To
   const plan = topicPlan(partitions, replicas);
   const existing = new Set(await admin.listTopics());
   const missing = plan.filter((spec) => !existing.has(spec.topic));
-  // createTopics answers false, not an error, when another process created them first.
-  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  // createTopics answers false, not an error, when another process (or its own first try) created them first.
+  if (missing.length > 0) await onceKnown(() => admin.createTopics({ topics: missing, waitForLeaders: true }));
   await raiseDeadLetterLimits(admin);
-  const { topics } = await admin.fetchTopicMetadata({ topics: plan.map((spec) => spec.topic) });
+  const { topics } = await onceKnown(() => admin.fetchTopicMetadata({ topics: plan.map((spec) => spec.topic) }));
   const short = topics.flatMap(({ name, partitions: have }) => {
     const wanted = plan.find((spec) => spec.topic === name)?.numPartitions ?? 0;
     return have.length < wanted ? [{ topic: name, partitions: have.length, wanted }] : [];
@@ -98,7 +98,8 @@ async function raiseDeadLetterLimits(admin: Admin): Promise<void> {
 
 /**
  * On several nodes, a topic just created is known to the controller before every broker has its metadata, and
- * kafkajs sends a config request to any broker without retrying UNKNOWN_TOPIC_OR_PARTITION: ask again a while.
+ * kafkajs sends a config or metadata request to any broker without retrying UNKNOWN_TOPIC_OR_PARTITION (its
+ * createTopics waits for leaders but retries only LEADER_NOT_AVAILABLE): ask again a while.
  */
 async function onceKnown<T>(request: () => Promise<T>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
