@@ -133,12 +133,18 @@ describe('health and metrics', () => {
     await waitForSplit(ORDER_INSTANCES, 'the three instances to own one partition each again');
   });
 
-  it('exports the consumer lag of its group for every partition it reads', async () => {
-    const text = await metricsText(urlOf('analytics'));
-    for (const topic of ['payment-successful', 'order-created', 'email-sent']) {
+  it.each([
+    ['analytics', 'analytics-service-group', ['payment-successful', 'order-created', 'email-sent']],
+    ['email', 'email-service-group', ['order-created']],
+    ['order-1', 'order-service-group', ['payment-successful']],
+  ] as const)('%s exports the consumer lag of its group for every partition it reads, and no other group', async (label, group, topics) => {
+    const text = await metricsText(urlOf(label));
+    for (const topic of topics) {
       for (const partition of [0, 1, 2]) {
-        expect(text).toMatch(new RegExp(`^kafka_consumer_group_lag\\{group="analytics-service-group",topic="${topic}",partition="${partition}"\\} \\d+$`, 'm'));
+        expect(text).toMatch(new RegExp(`^kafka_consumer_group_lag\\{group="${group}",topic="${topic}",partition="${partition}"\\} \\d+$`, 'm'));
       }
     }
+    const series = text.split('\n').filter((l) => l.startsWith('kafka_consumer_group_lag{'));
+    expect(series).toHaveLength(topics.length * 3);
   });
 });
