@@ -2,7 +2,7 @@
 // from any of its ids: the X-Request-Id of its POST /payment, its payment_id, order_id or email_id.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { CHAIN_LOG, formatTraceLine, traceLines } from './lib/trace';
+import { CHAIN_LOG, formatTraceLine, traceLines, whoLogged } from './lib/trace';
 
 function main(): number {
   const program = new Command('trace')
@@ -26,7 +26,7 @@ function main(): number {
     console.error(`[trace] no log line mentions ${id}`);
     return 1;
   }
-  const services = [...new Set(trace.lines.map((l) => (l.service === 'order' && l.instance ? `order-${l.instance}` : l.service)))];
+  const services = [...new Set(trace.lines.map(whoLogged))];
   if (!options.json) console.log(`${trace.lines.length} line(s) from ${services.join(', ')}; ids followed: ${trace.ids.join(', ')}`);
   return 0;
 }

@@ -70,6 +70,10 @@ export function traceLines(text: string, id: string): Trace {
 /** One line of a trace as `npm run trace` prints it: time, service and instance, level, message, record. */
 export function formatTraceLine(line: LogLine): string {
   const where = line.topic !== undefined ? `  (${line.topic}[${line.partition}]@${line.offset})` : '';
-  const who = line.service === 'order' && line.instance ? `order-${line.instance}` : line.service;
-  return `${String(line.time).slice(11, 23)}  ${who.padEnd(9)} ${line.level.padEnd(5)} ${line.msg}${where}`;
+  return `${String(line.time).slice(11, 23)}  ${whoLogged(line).padEnd(9)} ${line.level.padEnd(5)} ${line.msg}${where}`;
+}
+
+/** The service that logged a line, with the instance for order (`order-2`), as npm start labels them. */
+export function whoLogged(line: LogLine): string {
+  return line.service === 'order' && line.instance ? `order-${line.instance}` : line.service;
 }

@@ -1,14 +1,14 @@
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TOPICS } from '@app/contracts';
 import request from 'supertest';
 import { queryDatabase, recreateDatabase } from '../../scripts/lib/postgres';
-import { REPO_ROOT, ServiceProcess, startServices, stopServices, type ServiceSpec } from '../../scripts/lib/services';
+import { ServiceProcess, startServices, stopServices, type ServiceSpec } from '../../scripts/lib/services';
 import { waitFor } from '../../scripts/lib/wait';
 import { TEST_PORT_OFFSET, testDatabaseUrl, testServiceEnv } from '../support/environment';
 import { burstUnderWay, expectExactlyOnce, settleAndCount } from '../support/exactly-once';
 import { readTopics } from '../support/topic-reader';
+import { kafkaCliOk } from '../support/kafka-cli';
 
 /** A broker of this suite's own, so stopping it disturbs nothing else; driven by the same CLI users have. */
 const OUTAGE_BROKER = '127.0.0.1:19192';
@@ -17,10 +17,7 @@ const brokerEnv = { ...process.env, KAFKA_BROKERS: OUTAGE_BROKER, KAFKA_STATE_DI
 const OUTAGE_DATABASE = testDatabaseUrl().replace(/_test$/, '_test_outage');
 const outageEnv = { KAFKA_BROKERS: OUTAGE_BROKER, DATABASE_URL: OUTAGE_DATABASE };
 
-function kafkaCli(...args: string[]): void {
-  const result = spawnSync('npx', ['tsx', 'scripts/kafka.ts', ...args], { cwd: REPO_ROOT, env: brokerEnv, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`kafka ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
-}
+const kafkaCli = (...args: string[]) => kafkaCliOk(brokerEnv, ...args);
 
 async function paymentIdsOnTopic(): Promise<string[]> {
   const ids: string[] = [];

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ensureTopics } from '@app/kafka';
@@ -14,6 +13,7 @@ import { REPO_ROOT, startServices, stopServices, type ServiceProcess, type Servi
 import { TEST_PORT_OFFSET, testDatabaseUrl, testServiceEnv } from '../support/environment';
 import { burstUnderWay, expectExactlyOnce, ordersMade, settleAndCount } from '../support/exactly-once';
 import { groupCaughtUp } from '../support/topic-reader';
+import { kafkaCli as runKafkaCli } from '../support/kafka-cli';
 
 /**
  * A cluster of its own, beside the chain's broker: three KRaft nodes, each broker and controller, driven by the
@@ -31,10 +31,7 @@ const specs: ServiceSpec[] = [
   { service: 'email', label: 'email-cluster', port: 8064 + TEST_PORT_OFFSET, env: serviceEnv },
 ];
 
-function kafkaCli(...args: string[]): { status: number | null; stdout: string } {
-  const result = spawnSync('npx', ['tsx', 'scripts/kafka.ts', ...args], { cwd: REPO_ROOT, env: cliEnv, encoding: 'utf8', timeout: 180_000 });
-  return { status: result.status, stdout: `${result.stdout}${result.stderr}` };
-}
+const kafkaCli = (...args: string[]) => runKafkaCli(cliEnv, args);
 
 /** The running process of node `node`, from its pid file (the CLI's own check). */
 function pidOfNode(node: number): number {

@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -10,6 +10,7 @@ import { chainLogFile, traceLines } from '../../scripts/lib/trace';
 import { waitFor } from '../../scripts/lib/wait';
 import { testDatabaseUrl } from '../support/environment';
 import { withAdmin } from '../support/kafka';
+import { kafkaCliOk } from '../support/kafka-cli';
 
 /** `npm start` as a user runs it, beside everything else: its own broker, database and ports (--port-offset). */
 const BROKER = '127.0.0.1:19292';
@@ -19,10 +20,7 @@ const DATABASE = testDatabaseUrl().replace(/_test$/, '_test_start');
 const env = { ...process.env, KAFKA_BROKERS: BROKER, KAFKA_STATE_DIR: '.kafka-start', DATABASE_URL: DATABASE, KAFKA_HEAP_OPTS: '-Xms256m -Xmx256m', TOPIC_PARTITIONS: '4' };
 const url = (port: number) => `http://127.0.0.1:${port + OFFSET}`;
 
-function kafkaCli(...args: string[]): void {
-  const result = spawnSync('npx', ['tsx', 'scripts/kafka.ts', ...args], { cwd: REPO_ROOT, env, encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`kafka ${args.join(' ')} failed:\n${result.stdout}${result.stderr}`);
-}
+const kafkaCli = (...args: string[]) => kafkaCliOk(env, ...args);
 
 /** npm start's process (scripts/start.ts, as `npm start -- …` runs it), its output piped as a user's `| tee` would. */
 class NpmStart {

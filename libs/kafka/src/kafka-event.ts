@@ -22,7 +22,12 @@ export function recordSource(ctx: KafkaContext): RecordSource {
 
 /** A header of the record as text (headers arrive as the bytes they were written as), if it has it. */
 export function headerText(ctx: KafkaContext, name: string): string | undefined {
-  const value = ctx.getMessage().headers?.[name];
+  return headerOf(ctx.getMessage().headers, name);
+}
+
+/** A header among a record's headers (kafkajs's or Nest's copy of them) as text, if it is there. */
+export function headerOf(headers: Record<string, unknown> | undefined, name: string): string | undefined {
+  const value = headers?.[name];
   const first = Array.isArray(value) ? value[0] : value;
   return first === undefined || first === null ? undefined : String(first);
 }

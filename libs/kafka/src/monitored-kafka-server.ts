@@ -11,6 +11,7 @@ import { describeError, parsePartitionKey, partitionKey as keyOf } from './consu
 import { dispatchInLanes, firstFailure, laneOf, type ProcessingOrder } from './consume/processing-order';
 import type { KafkaServerOptions } from './kafka-config';
 import { copyUndecodableMark } from './undecodable-batches';
+import { headerOf } from './kafka-event';
 import { REQUEST_ID_HEADER, withCorrelation } from '@app/platform';
 
 export interface ConsumeOptions {
@@ -230,7 +231,7 @@ export class MonitoredKafkaServer extends ServerKafka {
       }
       const scope = scopes[index];
       // Every line the handling logs carries the record's place and request id, and what it publishes the id.
-      const correlation = { source: 'kafka' as const, request_id: requestIdOf(message), topic, partition, offset: message.offset };
+      const correlation = { source: 'kafka' as const, request_id: headerOf(message.headers, REQUEST_ID_HEADER), topic, partition, offset: message.offset };
       await withCorrelation(correlation, () => runInRecordScope(scope, () => this.handleMessage({ topic, partition, message, heartbeat, pause: payload.pause })));
       if (scope.failure) throw new HandlerFailed(scope.failure.error);
       progress.markDone(index);
@@ -490,11 +491,4 @@ export class MonitoredKafkaServer extends ServerKafka {
     await this.transactions?.close();
     await this.offsetsAdmin?.then((admin) => admin.disconnect()).catch(() => undefined);
   }
-}
-
-/** The record's x-request-id header as text, if it has one. */
-function requestIdOf(message: KafkaMessage): string | undefined {
-  const value = message.headers?.[REQUEST_ID_HEADER];
-  const first = Array.isArray(value) ? value[0] : value;
-  return first === undefined ? undefined : first.toString();
 }
