@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
-import { DLQ_TOPICS, TOPICS, type DeadLetterRecord } from '@app/contracts';
+import { DLQ_TOPICS, MAX_CART_ITEMS, MAX_PRICE, MAX_QUANTITY, TOPICS, type DeadLetterRecord } from '@app/contracts';
 import { REPO_ROOT } from '../scripts/lib/services';
 import { waitFor } from '../scripts/lib/wait';
 import { urlOf } from './support/environment';
@@ -78,8 +78,9 @@ describe('the live page (GET / on analytics)', () => {
     // A marker on the document: a reload would drop it.
     await page.evaluate('window.sameDocument = true');
     const product = `Live page ${randomUUID().slice(0, 8)}`;
-    // 100 lines of 1,000 each: 100,000 sold, the most a cart can hold, so it is among the top products.
-    const cart = Array.from({ length: 100 }, () => ({ name: product, price: 1, quantity: 1000 }));
+    // The largest cart there is: 100 lines of 1,000 at the highest price. 100,000 sold puts it among the top
+    // products, and its revenue of 100 billion is a figure as wide as any the page must fit on a phone.
+    const cart = Array.from({ length: MAX_CART_ITEMS }, () => ({ name: product, price: MAX_PRICE, quantity: MAX_QUANTITY }));
     await payment().post('/payment').send({ user_id: freshUserId(), cart }).expect(200);
 
     // And a record that is bad in itself, which order and analytics each move to dlq-payment.
@@ -94,8 +95,8 @@ describe('the live page (GET / on analytics)', () => {
       return now;
     }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the payment, its order, its email and its product on the page' });
     expect(await page.evaluate('window.sameDocument')).toBe(true);
-    expect(after.revenue - before.revenue).toBeGreaterThanOrEqual(100_000);
-    expect(after.products).toContain(`${product}: 100,000 sold, 100,000.00`);
+    expect(after.revenue - before.revenue).toBeGreaterThanOrEqual(100_000_000_000);
+    expect(after.products).toContain(`${product}: 100,000 sold, 100,000,000,000.00`);
     expect(after.status).toBe('live');
 
     // The dead letters shown are those the DLQ topics hold, counted here by reading them (read_committed).
