@@ -5,6 +5,7 @@ import {
   emailsOf,
   freshUserId,
   orders,
+  ordersArriving,
   ordersOf,
   payment,
   statistics,
@@ -35,10 +36,7 @@ describe('a payment through the whole chain', () => {
     });
     const paymentId: string = accepted.body.payment_id;
 
-    const [order] = await waitFor(async () => {
-      const found = await ordersOf(userId);
-      return found.length > 0 ? found : undefined;
-    }, { timeoutMs: CHAIN_DEADLINE_MS, what: `the order of payment ${paymentId}` });
+    const [order] = await ordersArriving(userId, `the order of payment ${paymentId}`);
     expect(order).toMatchObject({
       payment_id: paymentId,
       user_id: userId,

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { CONSUMER_GROUPS, DLQ_TOPICS, TOPICS } from '@app/contracts';
+import { CONSUMER_GROUPS, DLQ_TOPICS, GROUP_TOPICS, TOPICS } from '@app/contracts';
 import type { Producer } from 'kafkajs';
 import { poisonPills } from '../scripts/lib/poison';
 import { waitFor } from '../scripts/lib/wait';
-import { CHAIN_DEADLINE_MS, freshUserId, ordersOf } from './support/http';
+import { CHAIN_DEADLINE_MS, freshUserId, ordersArriving, ordersOf } from './support/http';
 import { DeadLetterReader } from './support/dead-letters';
 import { connectedProducer } from './support/kafka';
 import { urlOf } from './support/environment';
@@ -70,10 +70,7 @@ describe('poison messages', () => {
     await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key, value: JSON.stringify(good) }] });
 
     // The good payment sits behind the poison on the same partition: its order proves nothing is blocked.
-    const [order] = await waitFor(async () => {
-      const found = await ordersOf(userId);
-      return found.length > 0 ? found : undefined;
-    }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the payment behind the poison' });
+    const [order] = await ordersArriving(userId, 'the order of the payment behind the poison');
     expect(order).toMatchObject({ payment_id: good.payment_id, total: 649 });
     expect(await ordersOf(userId)).toHaveLength(1);
 
@@ -110,5 +107,22 @@ describe('poison messages', () => {
     expect(added('undecodable')).toBeGreaterThan(0);
     expect(added('contract')).toBeGreaterThan(0);
     expect(added('undecodable') + added('contract')).toBe(poison.length);
+  });
+
+  it.each([TOPICS.orderCreated, TOPICS.emailSent])('moves a bad record on %s to its own DLQ, once for each group that reads the topic', async (topic) => {
+    const groups = Object.entries(GROUP_TOPICS).filter(([, topics]) => topics.includes(topic)).map(([group]) => group);
+    const reader = await DeadLetterReader.start(DLQ_TOPICS[topic]);
+    try {
+      const poison = `not json ${randomUUID()}`;
+      const [sent] = await producer.send({ topic, acks: -1, messages: [{ key: 'dlq-per-topic', value: poison }] });
+      const letters = await reader.waitFor((l) => l.original_message === poison, groups.length, `the bad record in ${DLQ_TOPICS[topic]}, once per group`, CHAIN_DEADLINE_MS);
+      expect(letters.map((l) => l.group).sort()).toEqual([...groups].sort());
+      for (const letter of letters) {
+        expect(letter).toMatchObject({ topic, partition: sent.partition, offset: sent.baseOffset, retriable: false, original_key: 'dlq-per-topic' });
+        expect(letter.error).toMatch(/^PoisonMessageError: the value is not valid JSON/);
+      }
+    } finally {
+      await reader.stop();
+    }
   });
 });

@@ -11,7 +11,7 @@ import { queryTestDatabase } from './support/database';
 import { DeadLetterReader } from './support/dead-letters';
 import { paymentEvent } from './support/events';
 import { testChainSpecs, testServiceEnv } from './support/environment';
-import { CHAIN_DEADLINE_MS, freshUserId, joinedGroup, ordersOf } from './support/http';
+import { freshUserId, joinedGroup, ordersArriving, ordersOf } from './support/http';
 import { chainQuiet, connectedProducer, endOffsetSum, testKafka } from './support/kafka';
 
 const PAYMENTS_DLQ = DLQ_TOPICS[TOPICS.paymentSuccessful];
@@ -184,10 +184,7 @@ describe('npm run dlq -- replay', () => {
     expect(record.value).toEqual(Buffer.from(JSON.stringify(sent)));
     expect(record.headers).toEqual({ trace: headers.trace, origin: Buffer.from(headers.origin) });
 
-    const [order] = await waitFor(async () => {
-      const found = await ordersOf(userId);
-      return found.length > 0 ? found : undefined;
-    }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the replayed payment' });
+    const [order] = await ordersArriving(userId, 'the order of the replayed payment');
     expect(order.payment_id).toBe(sent.payment_id);
 
     // Again, by offset and as "all retriable": the letter is known as replayed, and nothing is written.

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { CONSUMER_GROUPS, DLQ_TOPICS, TOPICS, type DeadLetterRecord } from '@app/contracts';
-import { originalBytes } from '@app/kafka';
-import { CompressionCodecs, CompressionTypes, type Producer } from 'kafkajs';
+import { DEAD_LETTER_MAX_BYTES, originalBytes } from '@app/kafka';
+import { CompressionCodecs, CompressionTypes, ConfigResourceTypes, type Producer } from 'kafkajs';
 import request from 'supertest';
 import { waitFor } from '../scripts/lib/wait';
 import { chainServices } from './support/chain-control';
@@ -11,8 +11,8 @@ import { queryTestDatabase } from './support/database';
 import { DeadLetterReader } from './support/dead-letters';
 import { paymentEvent } from './support/events';
 import { testBrokers } from './support/environment';
-import { CHAIN_DEADLINE_MS, freshUserId, ordersOf } from './support/http';
-import { connectedProducer, testKafka } from './support/kafka';
+import { CHAIN_DEADLINE_MS, freshUserId, ordersArriving, ordersOf } from './support/http';
+import { connectedProducer, testKafka, withAdmin } from './support/kafka';
 import { metric } from './support/metrics';
 
 const PAYMENTS_DLQ = DLQ_TOPICS[TOPICS.paymentSuccessful];
@@ -77,10 +77,7 @@ describe('an outage is waited out, never dead-lettered', () => {
     await queryTestDatabase('ALTER TABLE orders.orders_away RENAME TO orders');
 
     for (const [i, userId] of users.entries()) {
-      const [order] = await waitFor(async () => {
-        const found = await ordersOf(userId);
-        return found.length > 0 ? found : undefined;
-      }, { timeoutMs: 60_000, what: `the order of payment ${i} after the table came back` });
+      const [order] = await ordersArriving(userId, `the order of payment ${i} after the table came back`, 60_000);
       expect(order.payment_id).toBe(`outage-${run}-${i}`);
     }
     await waitFor(async () => ((await stalls()).length === 0 ? true : undefined), { timeoutMs: 30_000, what: 'no partition to be stalled any more' });
@@ -93,6 +90,64 @@ describe('an outage is waited out, never dead-lettered', () => {
     await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key: String(users[0]), value: sentinel }] });
     await dlq.waitFor((l) => l.original_message === sentinel && l.group === CONSUMER_GROUPS.order, 1, 'the sentinel bad record in the DLQ');
     expect(dlq.letters.filter((l) => l.original_message?.includes(`outage-${run}`))).toEqual([]);
+  });
+});
+
+describe('a record the database refuses as data', () => {
+  afterAll(async () => {
+    await queryTestDatabase('DROP TRIGGER IF EXISTS e2e_refuse_one ON orders.orders');
+    await queryTestDatabase('DROP FUNCTION IF EXISTS orders.e2e_refuse_one()');
+    await queryTestDatabase('DROP SEQUENCE IF EXISTS orders.e2e_refused_attempts');
+  });
+
+  it("fails its batch's one INSERT; each order of the batch is tried again alone, and only the refused one is dead-lettered", async () => {
+    const run = randomUUID();
+    const users = Array.from({ length: 20 }, () => freshUserId());
+    const refused = `refused-${run}`;
+    // The database itself refuses one payment's row as data (SQLSTATE 23514, a check violation), as a
+    // constraint the contract does not know would. A sequence counts the row's attempts: sequences are not
+    // transactional, so the attempt inside the failed batch is counted too.
+    await queryTestDatabase('CREATE SEQUENCE orders.e2e_refused_attempts');
+    await queryTestDatabase(`CREATE FUNCTION orders.e2e_refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.payment_id = '${refused}' THEN
+          PERFORM nextval('orders.e2e_refused_attempts');
+          RAISE EXCEPTION 'the test refuses payment %', NEW.payment_id USING ERRCODE = 'check_violation';
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await queryTestDatabase('CREATE TRIGGER e2e_refuse_one BEFORE INSERT ON orders.orders FOR EACH ROW EXECUTE FUNCTION orders.e2e_refuse_one()');
+
+    // Twenty payments of twenty users in one partition and one request: one fetch, handled side by side, so
+    // their orders go in one coalesced INSERT, which the refused row fails.
+    const paymentId = (i: number) => (i === 7 ? refused : `beside-refused-${run}-${i}`);
+    await producer.send({
+      topic: TOPICS.paymentSuccessful,
+      messages: users.map((userId, i) => ({ key: String(userId), partition: 0, value: JSON.stringify(payment(userId, paymentId(i))) })),
+    });
+
+    const [letter] = await dlq.waitFor((l) => l.original_message?.includes(refused) === true, 1, 'the refused payment in the DLQ', CHAIN_DEADLINE_MS);
+    expect(letter).toMatchObject({ group: CONSUMER_GROUPS.order, retriable: false, topic: TOPICS.paymentSuccessful, partition: 0 });
+    expect(letter.error).toContain(`the test refuses payment ${refused}`);
+    // Tried twice: once among the others in the batch's INSERT, once alone.
+    const [{ attempts }] = await queryTestDatabase<{ attempts: string }>('SELECT last_value AS attempts FROM orders.e2e_refused_attempts');
+    expect(Number(attempts)).toBe(2);
+
+    // Every other payment of the batch became its order, once.
+    for (const [i, userId] of users.entries()) {
+      if (i === 7) continue;
+      const orders = await ordersArriving(userId, `the order of payment ${i}, beside the refused one`);
+      expect(orders.map((o) => o.payment_id)).toEqual([paymentId(i)]);
+    }
+    expect(await ordersOf(users[7])).toEqual([]);
+
+    // None of the others was dead-lettered. A bad record sent last, on the same partition, shows the reader
+    // has seen everything the order group wrote before it.
+    const sentinel = `not json ${run}`;
+    await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key: String(users[0]), partition: 0, value: sentinel }] });
+    await dlq.waitFor((l) => l.original_message === sentinel && l.group === CONSUMER_GROUPS.order, 1, 'the sentinel bad record in the DLQ');
+    const ofThisRun = dlq.letters.filter((l) => l.original_message?.includes(run) && l.original_message !== sentinel);
+    expect(ofThisRun.map((l) => [l.group, JSON.parse(l.original_message!).payment_id])).toEqual([[CONSUMER_GROUPS.order, refused]]);
   });
 });
 
@@ -168,10 +223,7 @@ describe('records that other clients write', () => {
     const good = payment(userId, `after-undecodable-${run}`);
     await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key, value: JSON.stringify(good) }] });
 
-    const orders = await waitFor(async () => {
-      const found = await ordersOf(userId);
-      return found.length > 0 ? found : undefined;
-    }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the payment behind the undecodable batch' });
+    const orders = await ordersArriving(userId, 'the order of the payment behind the undecodable batch');
     expect(orders.map((o) => o.payment_id)).toEqual([good.payment_id]);
 
     const lastOffset = String(BigInt(written.baseOffset!) + 2n);
@@ -201,10 +253,7 @@ describe('records that other clients write', () => {
     const good = payment(userId, `after-large-${randomUUID()}`);
     await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key, value: JSON.stringify(good) }] });
 
-    const [order] = await waitFor(async () => {
-      const found = await ordersOf(userId);
-      return found.length > 0 ? found : undefined;
-    }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the payment behind the large record' });
+    const [order] = await ordersArriving(userId, 'the order of the payment behind the large record');
     expect(order.payment_id).toBe(good.payment_id);
 
     const letters = await dlq.waitFor((l) => l.original_key === key, 2, 'the large record dead-lettered by order and analytics');
@@ -215,5 +264,51 @@ describe('records that other clients write', () => {
       expect(letter.original_headers).toEqual([{ key: 'origin', value: '/wA=', encoding: 'base64' }]);
     }
     for (const instance of await orderInstances()) expect(instance.running).toBe(true);
+  });
+
+  it('cuts a record too large for its dead letter, counting bytes, and keeps its length and SHA-256; the next of its key is handled', async () => {
+    // A topic whose limit was raised above the DLQ topics' takes records no letter can hold whole: 2.5 MiB of
+    // binary bytes is 3.3 MiB in base64, past the letter's 2 MiB.
+    const topic = TOPICS.paymentSuccessful;
+    const overrides = await withAdmin(async (admin) => {
+      const { resources } = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }] });
+      return resources[0].configEntries.filter((e) => !e.isDefault).map((e) => ({ name: e.configName, value: e.configValue }));
+    });
+    // kafkajs's alterConfigs replaces the topic's whole set of overrides: they are given back as they were.
+    const setOverrides = (configEntries: Array<{ name: string; value: string }>) =>
+      withAdmin((admin) => admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configEntries }] }));
+    await setOverrides([...overrides.filter((e) => e.name !== 'max.message.bytes'), { name: 'max.message.bytes', value: String(4 * 1024 * 1024) }]);
+    try {
+      const userId = freshUserId();
+      const key = String(userId);
+      const value = randomBytes(2.5 * 1024 * 1024);
+      await waitFor(async () => {
+        // The broker applies a topic's new config a moment after the change is acknowledged.
+        await producer.send({ topic, acks: -1, messages: [{ key, value }] });
+        return true;
+      }, { timeoutMs: 15_000, what: 'the broker to take a 2.5 MiB record on the raised topic' });
+      const good = payment(userId, `after-huge-${randomUUID()}`);
+      await producer.send({ topic, messages: [{ key, value: JSON.stringify(good) }] });
+
+      const [order] = await ordersArriving(userId, 'the order of the payment behind the huge record');
+      expect(order.payment_id).toBe(good.payment_id);
+
+      const letters = await dlq.waitFor((l) => l.original_key === key, 2, 'the huge record dead-lettered by order and analytics');
+      expect(letters.map((l) => l.group).sort()).toEqual([CONSUMER_GROUPS.analytics, CONSUMER_GROUPS.order]);
+      for (const letter of letters) {
+        expect(letter).toMatchObject({ truncated: true, original_encoding: 'base64', original_bytes: value.length, retriable: false });
+        expect(letter.original_sha256).toBe(createHash('sha256').update(value).digest('hex'));
+        // What it keeps is the original's beginning, as much as fits: the letter, in bytes, is just under its limit.
+        const kept = originalBytes(letter)!;
+        expect(kept.length).toBeGreaterThan(DEAD_LETTER_MAX_BYTES / 2);
+        expect(kept.equals(value.subarray(0, kept.length))).toBe(true);
+        const letterBytes = Buffer.byteLength(JSON.stringify(letter)) + Buffer.byteLength(key);
+        expect(letterBytes).toBeLessThanOrEqual(DEAD_LETTER_MAX_BYTES);
+        expect(letterBytes).toBeGreaterThan(DEAD_LETTER_MAX_BYTES - 8);
+      }
+      for (const instance of await orderInstances()) expect(instance.running).toBe(true);
+    } finally {
+      await setOverrides(overrides);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { TOPICS } from '@app/contracts';
 import type { Producer } from 'kafkajs';
 import { waitFor } from '../scripts/lib/wait';
-import { CHAIN_DEADLINE_MS, emailsOf, freshUserId, ordersOf, payment, statistics, statisticsReaching } from './support/http';
+import { CHAIN_DEADLINE_MS, emailsOf, freshUserId, ordersArriving, ordersOf, payment, statistics, statisticsReaching } from './support/http';
 import { chainQuiet, connectedProducer } from './support/kafka';
 import { queryTestDatabase } from './support/database';
 import { readTopics } from './support/topic-reader';
@@ -44,10 +44,7 @@ describe('redelivered and minimal events', () => {
     const writtenAt = String(Date.now());
     const [meta] = await producer.send({ topic: TOPICS.paymentSuccessful, messages: [{ key: String(userId), value: JSON.stringify(minimal), timestamp: writtenAt }] });
 
-    const [order] = await waitFor(async () => {
-      const found = await ordersOf(userId);
-      return found.length > 0 ? found : undefined;
-    }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the minimal payment' });
+    const [order] = await ordersArriving(userId, 'the order of the minimal payment');
     expect(order).toMatchObject({
       // The record's place and time: unique even after the topic is recreated and its offsets start over.
       payment_id: `${TOPICS.paymentSuccessful}:${meta.partition}:${meta.baseOffset}@${writtenAt}`,

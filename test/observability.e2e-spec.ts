@@ -5,11 +5,22 @@ import { CHAIN_DEADLINE_MS, emailsOf, freshUserId, joinedGroup, payment, reader 
 import { metricsText, sample } from './support/metrics';
 import { signalService } from './support/chain-control';
 import { connectedProducer, withAdmin } from './support/kafka';
+import { queryTestDatabase } from './support/database';
+import { orderCreatedEvent } from './support/events';
 import { ORDER_INSTANCES, waitForSplit } from './support/ownership';
 import { CONSUMER_GROUPS, TOPICS } from '@app/contracts';
 
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+
+/** A group's lag on one partition as the broker itself gives it: the end offset less the committed one. */
+function brokerLag(group: string, topic: string, partition: number): Promise<number> {
+  return withAdmin(async (admin) => {
+    const high = (await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition)!.high;
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return Number(BigInt(high) - BigInt(committed.partitions.find((p) => p.partition === partition)!.offset));
+  });
+}
 
 describe('health and metrics', () => {
   it.each(testChainSpecs().map((spec) => [spec.label, spec] as const))('%s answers /health with Kafka and its database up', async (_, spec) => {
@@ -116,12 +127,7 @@ describe('health and metrics', () => {
         topic: TOPICS.paymentSuccessful,
         messages: Array.from({ length: 25 }, (_, i) => ({ key: String(i), partition, value: JSON.stringify({ user_id: freshUserId(), cart: [{ name: 'Lag probe', price: 1 }], timestamp: 1 }) })),
       }).finally(() => producer.disconnect());
-      const broker = async () =>
-        withAdmin(async (admin) => {
-          const high = (await admin.fetchTopicOffsets(TOPICS.paymentSuccessful)).find((p) => p.partition === partition)!.high;
-          const [committed] = await admin.fetchOffsets({ groupId: CONSUMER_GROUPS.order, topics: [TOPICS.paymentSuccessful] });
-          return Number(BigInt(high) - BigInt(committed.partitions.find((p) => p.partition === partition)!.offset));
-        });
+      const broker = () => brokerLag(CONSUMER_GROUPS.order, TOPICS.paymentSuccessful, partition);
       const [gauge, lag] = await waitFor(async () => {
         const both = [await sample(urlOf('order-1'), series), await broker()];
         return both[0] >= 25 && both;
@@ -131,6 +137,34 @@ describe('health and metrics', () => {
       await signalService('order-2', 'SIGCONT');
     }
     await waitForSplit(ORDER_INSTANCES, 'the three instances to own one partition each again');
+  });
+
+  it("reports email's lag too: its gauge of a partition stalled on a missing table equals the broker's own figure", async () => {
+    const partition = 1;
+    const series = `kafka_consumer_group_lag{group="${CONSUMER_GROUPS.email}",topic="${TOPICS.orderCreated}",partition="${partition}"}`;
+    const users = Array.from({ length: 25 }, () => freshUserId());
+    // The emails table renamed away: email retries the partition's first record and keeps the rest behind it.
+    await queryTestDatabase('ALTER TABLE email.emails RENAME TO emails_away');
+    try {
+      const producer = await connectedProducer();
+      await producer.send({
+        topic: TOPICS.orderCreated,
+        messages: users.map((userId) => ({ key: String(userId), partition, value: JSON.stringify(orderCreatedEvent(userId, { name: 'Lag probe', price: 1, paymentPrefix: 'email-lag' })) })),
+      }).finally(() => producer.disconnect());
+      const broker = () => brokerLag(CONSUMER_GROUPS.email, TOPICS.orderCreated, partition);
+      const [gauge, lag] = await waitFor(async () => {
+        const both = [await sample(urlOf('email'), series), await broker()];
+        return both[0] >= users.length && both;
+      }, { timeoutMs: 15_000, what: `email to report the lag of partition ${partition}` });
+      expect(gauge).toBe(lag);
+    } finally {
+      await queryTestDatabase('ALTER TABLE IF EXISTS email.emails_away RENAME TO emails');
+    }
+    // The table back, every order of the probe gets its email, and the lag goes back to 0.
+    for (const userId of users) {
+      await waitFor(async () => (await emailsOf(userId)).length === 1, { timeoutMs: CHAIN_DEADLINE_MS, what: `the email of user ${userId}` });
+    }
+    await waitFor(async () => (await sample(urlOf('email'), series)) === 0, { timeoutMs: 15_000, what: `email's lag of partition ${partition} back to 0` });
   });
 
   it.each([

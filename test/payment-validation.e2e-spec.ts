@@ -1,7 +1,6 @@
 import { MAX_CART_ITEMS, MAX_PRICE, MAX_QUANTITY, TOPICS } from '@app/contracts';
-import { waitFor } from '../scripts/lib/wait';
 import { urlOf } from './support/environment';
-import { CHAIN_DEADLINE_MS, freshUserId, ordersOf, payment } from './support/http';
+import { freshUserId, ordersArriving, payment } from './support/http';
 import { endOffsetSum } from './support/kafka';
 
 const item = { name: 'iPhone 15 Pro', price: 999, quantity: 1 };
@@ -159,10 +158,7 @@ describe('POST /payment with a good payment', () => {
     const response = await postRaw(body, `${JSON_TYPE}; charset=utf-16`);
     expect(response.status).toBe(200);
     expect(response.body.cart).toEqual([{ name: 'Télé 😀', price: 1, quantity: 1 }]);
-    const [order] = await waitFor(async () => {
-      const found = await ordersOf(userId);
-      return found.length > 0 ? found : undefined;
-    }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the UTF-16 payment' });
+    const [order] = await ordersArriving(userId, 'the order of the UTF-16 payment');
     expect(order.items).toEqual([{ name: 'Télé 😀', price: 1, quantity: 1 }]);
   });
 
@@ -173,10 +169,7 @@ describe('POST /payment with a good payment', () => {
     const expected = MAX_PRICE * MAX_QUANTITY * MAX_CART_ITEMS - 0.01 * MAX_QUANTITY; // 99,999,999,990
     const response = await payment().post('/payment').send({ user_id: userId, cart }).expect(200);
     expect(response.body.amount).toBe(expected);
-    const [order] = await waitFor(async () => {
-      const found = await ordersOf(userId);
-      return found.length > 0 ? found : undefined;
-    }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the order of the largest cart' });
+    const [order] = await ordersArriving(userId, 'the order of the largest cart');
     expect(order.total).toBe(expected);
   });
 });

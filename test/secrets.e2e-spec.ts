@@ -8,7 +8,7 @@ import { ServiceProcess } from '../scripts/lib/services';
 import { waitFor } from '../scripts/lib/wait';
 import { startService, stopService } from './support/chain-control';
 import { TEST_PORT_OFFSET, testChainSpecs, testDatabaseUrl, testServiceEnv } from './support/environment';
-import { CHAIN_DEADLINE_MS, freshUserId, joinedGroup, ordersOf, payment } from './support/http';
+import { CHAIN_DEADLINE_MS, freshUserId, joinedGroup, ordersArriving, payment } from './support/http';
 import { chainQuiet, connectedProducer } from './support/kafka';
 import { orderCreatedEvent } from './support/events';
 
@@ -156,13 +156,7 @@ describe('READ_TOKEN guards the read endpoints', () => {
     const userId = freshUserId();
     const cart = [{ name: 'Switch 2', price: 469, quantity: 1 }];
     expect((await payment().post('/payment').send({ user_id: userId, cart })).ok).toBe(true);
-    const [order] = await waitFor(
-      async () => {
-        const found = await ordersOf(userId);
-        return found.length > 0 ? found : undefined;
-      },
-      { timeoutMs: CHAIN_DEADLINE_MS, what: `the order of user ${userId}` },
-    );
+    const [order] = await ordersArriving(userId, `the order of user ${userId}`);
 
     const services = {
       order: await replace('order-1', { READ_TOKEN: TOKEN }),

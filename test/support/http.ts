@@ -24,6 +24,14 @@ export async function ordersOf(userId: number, instance: 1 | 2 | 3 = 1): Promise
   return response.body.items;
 }
 
+/** Waits for the user's orders to appear, and returns them. */
+export function ordersArriving(userId: number, what: string, timeoutMs = CHAIN_DEADLINE_MS): Promise<Array<Record<string, unknown>>> {
+  return waitFor(async () => {
+    const found = await ordersOf(userId);
+    return found.length > 0 ? found : undefined;
+  }, { timeoutMs, what });
+}
+
 export async function emailsOf(userId: number): Promise<Array<Record<string, unknown>>> {
   const response = await emails().get('/emails').query({ user_id: userId, limit: 200 }).expect(200);
   return response.body.items;
