@@ -95,7 +95,8 @@ describe('the live page (GET / on analytics)', () => {
       return now;
     }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the payment, its order, its email and its product on the page' });
     expect(await page.evaluate('window.sameDocument')).toBe(true);
-    expect(after.revenue - before.revenue).toBeGreaterThanOrEqual(100_000_000_000);
+    // In cents: the figures are read off the page as floating-point numbers.
+    expect(Math.round((after.revenue - before.revenue) * 100)).toBeGreaterThanOrEqual(100_000_000_000_00);
     expect(after.products).toContain(`${product}: 100,000 sold, 100,000,000,000.00`);
     expect(after.status).toBe('live');
 
