@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { startLocalBroker, stopLocalBroker } from './lib/kafka-local';
+import { SHORT_LIVED_BROKER_JVM_OPTIONS, startLocalBroker, stopLocalBroker } from './lib/kafka-local';
 import { buildServices } from './lib/build';
 import { ensureTestTools } from './lib/debian-tools';
 import { databaseUrlFromEnv, requirePostgres } from './lib/postgres';
@@ -20,6 +20,9 @@ async function main(): Promise<number> {
   ensureTestTools();
   step('type check', () => run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']));
   buildServices();
+  // Every broker of the run (the chain's, and those the suites start) lives minutes, not days: C1 alone
+  // compiles it, which halves the CPU a broker takes to start, on a machine the suites already fill.
+  process.env.KAFKA_JVM_PERFORMANCE_OPTS ??= SHORT_LIVED_BROKER_JVM_OPTIONS;
   const broker = await startLocalBroker();
   try {
     const extra = process.argv.slice(2);

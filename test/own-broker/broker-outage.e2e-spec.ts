@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TOPICS } from '@app/contracts';
 import request from 'supertest';
 import { queryDatabase, recreateDatabase } from '../../scripts/lib/postgres';
-import { ServiceProcess, startServices, stopServices, type ServiceSpec } from '../../scripts/lib/services';
+import { localBrokerPid, SHORT_LIVED_BROKER_JVM_OPTIONS } from '../../scripts/lib/kafka-local';
+import { REPO_ROOT, ServiceProcess, startServices, stopServices, type ServiceSpec } from '../../scripts/lib/services';
 import { waitFor } from '../../scripts/lib/wait';
 import { TEST_PORT_OFFSET, testDatabaseUrl, testServiceEnv } from '../support/environment';
 import { burstUnderWay, expectExactlyOnce, settleAndCount } from '../support/exactly-once';
@@ -12,7 +15,8 @@ import { kafkaCliOk } from '../support/kafka-cli';
 
 /** A broker of this suite's own, so stopping it disturbs nothing else; driven by the same CLI users have. */
 const OUTAGE_BROKER = '127.0.0.1:19192';
-const brokerEnv = { ...process.env, KAFKA_BROKERS: OUTAGE_BROKER, KAFKA_STATE_DIR: '.kafka-outage' };
+const OUTAGE_STATE_DIR = '.kafka-outage';
+const brokerEnv = { ...process.env, KAFKA_BROKERS: OUTAGE_BROKER, KAFKA_STATE_DIR: OUTAGE_STATE_DIR, KAFKA_JVM_PERFORMANCE_OPTS: SHORT_LIVED_BROKER_JVM_OPTIONS };
 /** A database of the suite's own too: it runs beside the suites on the main chain, which recreate theirs. */
 const OUTAGE_DATABASE = testDatabaseUrl().replace(/_test$/, '_test_outage');
 const outageEnv = { KAFKA_BROKERS: OUTAGE_BROKER, DATABASE_URL: OUTAGE_DATABASE };
@@ -33,6 +37,17 @@ beforeAll(async () => {
 
 afterAll(() => {
   kafkaCli('down', '--purge');
+});
+
+describe("the suite's broker, started by the CLI", () => {
+  it("runs its broker with the JVM options KAFKA_JVM_PERFORMANCE_OPTS names, instead of kafka-run-class.sh's", () => {
+    const pid = localBrokerPid(join(REPO_ROOT, OUTAGE_STATE_DIR));
+    expect(pid).toBeDefined();
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    expect(args).toContain('kafka.Kafka');
+    for (const option of SHORT_LIVED_BROKER_JVM_OPTIONS.split(' ')) expect(args).toContain(option);
+    expect(args).not.toContain('-XX:InitiatingHeapOccupancyPercent=35');
+  });
 });
 
 describe('POST /payment while the broker is down', () => {

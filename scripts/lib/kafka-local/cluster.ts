@@ -7,7 +7,7 @@ import { brokerLayout, type BrokerLayout } from './layout';
 import { ensureClasspath } from './classpath';
 import { javaBinary, launchNode, localBrokerPid, newClusterId, pidOf, stopNode, waitUntilReady } from './lifecycle';
 import { run } from './run';
-import { brokersFromEnv, defaultLog, parseAddress, stateDirFromEnv, type Log } from './settings';
+import { brokersFromEnv, defaultLog, parseAddress, stateDirFromEnv, TOOL_JVM_OPTIONS, type Log } from './settings';
 
 /** Client ports of the three local nodes unless KAFKA_BROKERS lists three addresses. */
 export const CLUSTER_BROKERS = ['127.0.0.1:9092', '127.0.0.1:9093', '127.0.0.1:9094'];
@@ -164,7 +164,7 @@ async function activeController(answering: string[]): Promise<number | undefined
   const libs = await ensureClasspath(() => undefined);
   const result = await run(
     javaBinary(),
-    ['-Xmx128m', '-cp', path.join(libs, '*'), 'org.apache.kafka.tools.MetadataQuorumCommand', '--bootstrap-server', answering.join(','), 'describe', '--status'],
+    ['-Xmx128m', ...TOOL_JVM_OPTIONS, '-cp', path.join(libs, '*'), 'org.apache.kafka.tools.MetadataQuorumCommand', '--bootstrap-server', answering.join(','), 'describe', '--status'],
     30_000,
   );
   const leader = /^LeaderId:\s+(\d+)/m.exec(result.output);

@@ -6,4 +6,4 @@
  */
 export { brokerAnswers, toolKafka } from './client';
 export { localBrokerPid, purgeLocalBroker, startLocalBroker, stopLocalBroker, type LocalBrokerOptions } from './lifecycle';
-export { brokersFromEnv, stateDirFromEnv } from './settings';
+export { brokersFromEnv, SHORT_LIVED_BROKER_JVM_OPTIONS, stateDirFromEnv } from './settings';

@@ -8,7 +8,7 @@ import { LOG4J2_XML, serverProperties } from './config-files';
 import { brokerLayout, type BrokerLayout } from './layout';
 import { exitsWithin, isBrokerProcess, signal, sleep } from './processes';
 import { readTail, run, tail } from './run';
-import { brokersFromEnv, defaultLog, heapOptions, parseAddress, stateDirFromEnv, type Log } from './settings';
+import { brokersFromEnv, defaultLog, heapOptions, jvmPerformanceOptions, parseAddress, stateDirFromEnv, TOOL_JVM_OPTIONS, type Log } from './settings';
 
 const READY_DEADLINE_MS = 90_000;
 const READY_POLL_MS = 500;
@@ -47,7 +47,7 @@ async function formatStorageIfNeeded(layout: BrokerLayout, libs: string, log: Lo
   const result = await run(
     javaBinary(),
     [
-      '-Xmx256m', ...logJvmOptions(layout), '-cp', path.join(libs, '*'),
+      '-Xmx256m', ...TOOL_JVM_OPTIONS, ...logJvmOptions(layout), '-cp', path.join(libs, '*'),
       'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', layout.serverProperties,
     ],
     120_000,
@@ -107,9 +107,8 @@ export async function launchNode(
 
   const args = [
     ...(node.heap ?? heapOptions()),
-    // The G1 settings of kafka-run-class.sh: short pauses matter more than throughput for a dev broker.
-    '-server', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35',
-    '-XX:+ExplicitGCInvokesConcurrent', '-Djava.awt.headless=true',
+    ...jvmPerformanceOptions(),
+    '-Djava.awt.headless=true',
     ...logJvmOptions(layout),
     '-cp', path.join(libs, '*'),
     'kafka.Kafka', layout.serverProperties,
