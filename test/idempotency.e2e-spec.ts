@@ -38,6 +38,53 @@ describe('redelivered and minimal events', () => {
     expect(settled.revenue - before.revenue).toBeCloseTo(1198, 2);
   });
 
+  it('keeps its running totals equal to a count over every event it recorded: each event, customer and unit once', async () => {
+    await chainQuiet();
+    const before = await statistics();
+    // A returning customer (two payments) and a new one, buying one product, each payment delivered twice.
+    const [returning, other] = [freshUserId(), freshUserId()];
+    const product = `Totals probe ${returning}`;
+    const payments = [
+      { payment_id: `totals-${returning}-1`, user_id: returning, cart: [{ name: product, price: 10, quantity: 3 }], amount: 30, timestamp: 1 },
+      { payment_id: `totals-${returning}-2`, user_id: returning, cart: [{ name: product, price: 10, quantity: 1 }], amount: 10, timestamp: 1 },
+      { payment_id: `totals-${other}-1`, user_id: other, cart: [{ name: product, price: 10, quantity: 2 }, { name: 'Totals probe cable', price: 5, quantity: 1 }], amount: 25, timestamp: 1 },
+    ];
+    const messages = payments.map((p) => ({ key: String(p.user_id), value: JSON.stringify(p) }));
+    await producer.send({ topic: TOPICS.paymentSuccessful, messages: [...messages, ...messages] });
+    await statisticsReaching({ payments: before.total_payments + 3, orders: before.total_orders + 3, emails: before.total_emails + 3 });
+    await chainQuiet();
+
+    const after = await statistics();
+    expect(after.total_payments - before.total_payments).toBe(3);
+    expect(after.unique_users - before.unique_users).toBe(2);
+    expect(Math.round((after.revenue - before.revenue) * 100)).toBe(6500);
+    // The running totals and what a count over every event recorded gives, read in one snapshot: equal, for
+    // every topic, every product the suites have sold so far and every second events arrived in.
+    const [row] = await queryTestDatabase<Record<'kept' | 'counted' | 'kept_products' | 'counted_products' | 'kept_seconds' | 'counted_seconds', unknown>>(
+      `SELECT
+         (SELECT jsonb_object_agg(topic, jsonb_build_array(events, amount, users)) FROM analytics.topic_totals) AS kept,
+         (SELECT jsonb_object_agg(topic, jsonb_build_array(n, amount, users))
+            FROM (SELECT topic, count(*) AS n, coalesce(sum(amount), 0) AS amount,
+                         CASE WHEN topic = $1 THEN count(DISTINCT user_id) ELSE 0 END AS users
+                  FROM analytics.events GROUP BY topic) AS c) AS counted,
+         (SELECT jsonb_object_agg(name, jsonb_build_array(quantity, revenue)) FROM analytics.product_sales) AS kept_products,
+         (SELECT jsonb_object_agg(name, jsonb_build_array(quantity, revenue))
+            FROM (SELECT item->>'name' AS name, sum((item->>'quantity')::int) AS quantity,
+                         sum((item->>'price')::numeric * (item->>'quantity')::int) AS revenue
+                  FROM analytics.events, jsonb_array_elements(items) AS item
+                  WHERE topic = $1 GROUP BY 1) AS c) AS counted_products,
+         (SELECT jsonb_object_agg(second || ' ' || topic, events) FROM analytics.event_seconds) AS kept_seconds,
+         (SELECT jsonb_object_agg(second || ' ' || topic, n)
+            FROM (SELECT date_trunc('second', received_at) AS second, topic, count(*) AS n FROM analytics.events GROUP BY 1, 2) AS c) AS counted_seconds`,
+      [TOPICS.paymentSuccessful],
+    );
+    expect(row.kept).toEqual(row.counted);
+    expect(row.kept_products).toEqual(row.counted_products);
+    expect(row.kept_seconds).toEqual(row.counted_seconds);
+    // What was compared holds this test's events.
+    expect((row.counted_products as Record<string, unknown>)[product]).toEqual([6, 60]);
+  });
+
   it("takes the course flood tool's minimal shape, deriving the id from the record and the amount from the cart", async () => {
     const userId = freshUserId();
     const minimal = { user_id: userId, cart: [{ name: 'Xbox Series X', price: 499, quantity: 3 }], timestamp: Math.floor(Date.now() / 1000) };

@@ -1,6 +1,5 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth } from '@nestjs/swagger';
-import { TOPICS } from '@app/contracts';
 import { ReadTokenGuard } from '@app/platform';
 import { AnalyticsRepository, type Statistics } from './analytics.repository';
 
@@ -13,10 +12,6 @@ export class AnalyticsController {
 
   @Get()
   statistics(): Promise<Statistics> {
-    return this.analytics.statistics({
-      payments: TOPICS.paymentSuccessful,
-      orders: TOPICS.orderCreated,
-      emails: TOPICS.emailSent,
-    });
+    return this.analytics.statistics();
   }
 }

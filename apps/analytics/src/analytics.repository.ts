@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { CartItemDto } from '@app/contracts';
+import { TOPICS, type CartItemDto } from '@app/contracts';
 import { isRecordFault } from '@app/kafka';
 import { Coalescer, Database } from '@app/platform';
 
@@ -47,13 +47,43 @@ export class AnalyticsRepository {
     return this.records.submit(event);
   }
 
+  /**
+   * One statement: the events new to the table, and what they add to the running totals, the payers and the
+   * products' sales. Events already recorded (redeliveries) are not returned by the INSERT, so they add
+   * nothing.
+   */
   private async recordMany(events: ChainEvent[]): Promise<void[]> {
     await this.db.query(
-      `INSERT INTO analytics.events (topic, event_id, user_id, amount, items)
-       SELECT topic, event_id, user_id, amount, items
-       FROM jsonb_to_recordset($1::jsonb) AS e(topic text, event_id text, user_id integer, amount numeric, items jsonb)
-       ON CONFLICT (topic, event_id) DO NOTHING`,
-      [JSON.stringify(events)],
+      `WITH inserted AS (
+         INSERT INTO analytics.events (topic, event_id, user_id, amount, items)
+         SELECT topic, event_id, user_id, amount, items
+         FROM jsonb_to_recordset($1::jsonb) AS e(topic text, event_id text, user_id integer, amount numeric, items jsonb)
+         ON CONFLICT (topic, event_id) DO NOTHING
+         RETURNING topic, user_id, amount, items, received_at
+       ), per_second AS (
+         INSERT INTO analytics.event_seconds AS s (second, topic, events)
+         SELECT date_trunc('second', received_at), topic, count(*) FROM inserted
+         GROUP BY 1, 2 ORDER BY 1, 2
+         ON CONFLICT (second, topic) DO UPDATE SET events = s.events + EXCLUDED.events
+       ), new_payers AS (
+         INSERT INTO analytics.payers (user_id)
+         SELECT DISTINCT user_id FROM inserted WHERE topic = $2
+         ON CONFLICT (user_id) DO NOTHING
+         RETURNING user_id
+       ), sales AS (
+         INSERT INTO analytics.product_sales AS p (name, quantity, revenue)
+         SELECT item->>'name', sum((item->>'quantity')::int), sum((item->>'price')::numeric * (item->>'quantity')::int)
+         FROM inserted, jsonb_array_elements(items) AS item
+         WHERE topic = $2
+         GROUP BY 1 ORDER BY 1
+         ON CONFLICT (name) DO UPDATE SET quantity = p.quantity + EXCLUDED.quantity, revenue = p.revenue + EXCLUDED.revenue
+       )
+       INSERT INTO analytics.topic_totals AS t (topic, events, amount, users)
+       SELECT topic, count(*), coalesce(sum(amount), 0), CASE WHEN topic = $2 THEN (SELECT count(*) FROM new_payers) ELSE 0 END
+       FROM inserted
+       GROUP BY topic ORDER BY topic
+       ON CONFLICT (topic) DO UPDATE SET events = t.events + EXCLUDED.events, amount = t.amount + EXCLUDED.amount, users = t.users + EXCLUDED.users`,
+      [JSON.stringify(events), TOPICS.paymentSuccessful],
     );
     return events.map(() => undefined);
   }
@@ -66,9 +96,9 @@ export class AnalyticsRepository {
    */
   async ratePerSecond(topic: string, seconds: number, bucketSeconds: number): Promise<Array<{ at: string; rate: number }>> {
     const rows = await this.db.query<{ bucket: string; count: string }>(
-      `SELECT floor(extract(epoch FROM received_at) / $2)::bigint AS bucket, count(*) AS count
-       FROM analytics.events
-       WHERE topic = $1 AND received_at >= now() - make_interval(secs => $3)
+      `SELECT floor(extract(epoch FROM second) / $2)::bigint AS bucket, sum(events) AS count
+       FROM analytics.event_seconds
+       WHERE topic = $1 AND second >= now() - make_interval(secs => $3)
        GROUP BY 1`,
       [topic, bucketSeconds, seconds],
     );
@@ -81,46 +111,36 @@ export class AnalyticsRepository {
     });
   }
 
-  async statistics(topics: { payments: string; orders: string; emails: string }): Promise<Statistics> {
+  /** Read from the running totals: a few rows, however many events there have been. */
+  async statistics(): Promise<Statistics> {
     const [totals, products, minutes, [lastMinute]] = await Promise.all([
-      this.db.query<{ payments: string; orders: string; emails: string; revenue: string | null; users: string }>(
-        `SELECT count(*) FILTER (WHERE topic = $1) AS payments,
-                count(*) FILTER (WHERE topic = $2) AS orders,
-                count(*) FILTER (WHERE topic = $3) AS emails,
-                sum(amount) FILTER (WHERE topic = $1) AS revenue,
-                count(DISTINCT user_id) FILTER (WHERE topic = $1) AS users
-         FROM analytics.events`,
-        [topics.payments, topics.orders, topics.emails],
-      ),
+      this.db.query<{ topic: string; events: string; amount: string; users: string }>('SELECT topic, events, amount, users FROM analytics.topic_totals'),
       this.db.query<{ name: string; quantity: string; revenue: string }>(
-        `SELECT item->>'name' AS name, sum((item->>'quantity')::int) AS quantity,
-                sum((item->>'price')::numeric * (item->>'quantity')::int) AS revenue
-         FROM analytics.events, jsonb_array_elements(items) AS item
-         WHERE topic = $1
-         GROUP BY 1 ORDER BY quantity DESC, name LIMIT 10`,
-        [topics.payments],
+        'SELECT name, quantity, revenue FROM analytics.product_sales ORDER BY quantity DESC, name LIMIT 10',
       ),
       this.db.query<{ minute: Date; payments: string; orders: string; emails: string }>(
-        `SELECT date_trunc('minute', received_at) AS minute,
-                count(*) FILTER (WHERE topic = $1) AS payments,
-                count(*) FILTER (WHERE topic = $2) AS orders,
-                count(*) FILTER (WHERE topic = $3) AS emails
-         FROM analytics.events
-         WHERE received_at >= date_trunc('minute', now()) - interval '9 minutes'
+        `SELECT date_trunc('minute', second) AS minute,
+                coalesce(sum(events) FILTER (WHERE topic = $1), 0) AS payments,
+                coalesce(sum(events) FILTER (WHERE topic = $2), 0) AS orders,
+                coalesce(sum(events) FILTER (WHERE topic = $3), 0) AS emails
+         FROM analytics.event_seconds
+         WHERE second >= date_trunc('minute', now()) - interval '9 minutes'
          GROUP BY 1 ORDER BY 1`,
-        [topics.payments, topics.orders, topics.emails],
+        [TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent],
       ),
       this.db.query<{ count: string }>(
-        `SELECT count(*) FROM analytics.events WHERE received_at >= now() - interval '60 seconds'`,
+        // Whole seconds: the one 60 seconds ago counts in full.
+        `SELECT coalesce(sum(events), 0) AS count FROM analytics.event_seconds WHERE second >= date_trunc('second', now()) - interval '60 seconds'`,
       ),
     ]);
-    const [total] = totals;
+    const of = (topic: string) => totals.find((t) => t.topic === topic);
+    const payments = of(TOPICS.paymentSuccessful);
     return {
-      total_payments: Number(total.payments),
-      total_orders: Number(total.orders),
-      total_emails: Number(total.emails),
-      revenue: Number(total.revenue ?? 0),
-      unique_users: Number(total.users),
+      total_payments: Number(payments?.events ?? 0),
+      total_orders: Number(of(TOPICS.orderCreated)?.events ?? 0),
+      total_emails: Number(of(TOPICS.emailSent)?.events ?? 0),
+      revenue: Number(payments?.amount ?? 0),
+      unique_users: Number(payments?.users ?? 0),
       top_products: products.map((p) => ({ name: p.name, quantity: Number(p.quantity), revenue: Number(p.revenue) })),
       events_last_minute: Number(lastMinute.count),
       events_per_minute: minutes.map((m) => ({

@@ -47,7 +47,7 @@ export class LiveService {
 
   async snapshot(): Promise<LiveSnapshot> {
     const [statistics, rate, lag] = await Promise.all([
-      this.analytics.statistics({ payments: TOPICS.paymentSuccessful, orders: TOPICS.orderCreated, emails: TOPICS.emailSent }),
+      this.analytics.statistics(),
       this.analytics.ratePerSecond(TOPICS.orderCreated, WINDOW_S, BUCKET_S),
       describeLag(this.admin.admin, GROUP_TOPICS),
     ]);
