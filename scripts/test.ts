@@ -19,7 +19,7 @@ async function main(): Promise<number> {
   await requirePostgres(databaseUrlFromEnv());
   ensureTestTools();
   step('type check', () => run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']));
-  buildServices();
+  buildServices({ whenStale: true });
   // Every broker of the run (the chain's, and those the suites start) lives minutes, not days: C1 alone
   // compiles it, which halves the CPU a broker takes to start, on a machine the suites already fill.
   process.env.KAFKA_JVM_PERFORMANCE_OPTS ??= SHORT_LIVED_BROKER_JVM_OPTIONS;

@@ -13,6 +13,7 @@ import { paymentEvent } from './support/events';
 import { testChainSpecs, testServiceEnv } from './support/environment';
 import { freshUserId, joinedGroup, ordersArriving, ordersOf } from './support/http';
 import { chainQuiet, connectedProducer, endOffsetSum, testKafka } from './support/kafka';
+import { scriptArgs } from './support/scripts';
 
 const PAYMENTS_DLQ = DLQ_TOPICS[TOPICS.paymentSuccessful];
 const ORDER_LABELS = testChainSpecs().filter((s) => s.service === 'order').map((s) => s.label);
@@ -27,7 +28,7 @@ interface Run {
 
 /** Runs `npm run dlq -- <args>` as a user would, against the test broker. */
 async function dlq(...args: string[]): Promise<Run> {
-  const child = spawn('npx', ['tsx', 'scripts/dlq.ts', ...args], { cwd: REPO_ROOT, env: testServiceEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...scriptArgs('dlq', args), { cwd: REPO_ROOT, env: testServiceEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

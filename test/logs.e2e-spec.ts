@@ -13,6 +13,7 @@ import { TEST_PORT_OFFSET, testChainSpecs, testServiceEnv } from './support/envi
 import { CHAIN_DEADLINE_MS, emailsOf, freshUserId, joinedGroup, payment } from './support/http';
 import { connectedProducer } from './support/kafka';
 import { readTopics } from './support/topic-reader';
+import { scriptArgs } from './support/scripts';
 
 /** Every test-chain service's recent lines, by label. */
 async function chainLogs(): Promise<Map<string, string[]>> {
@@ -48,13 +49,17 @@ describe('logs that follow a payment (correlation id from POST /payment to the e
 
     // The records themselves, read from the topics (read_committed): each carries the id in x-request-id.
     // Keyed by the user, so that one customer's events keep their order on one partition.
-    const found: Record<string, { request_id?: string; key?: string }> = {};
-    await readTopics([TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent], (topic, message) => {
-      const text = message.value?.toString() ?? '';
-      if ((topic !== TOPICS.emailSent && text.includes(paymentId)) || (topic === TOPICS.emailSent && text.includes(orderId))) {
-        found[topic] = { request_id: header(message.headers, 'x-request-id'), key: message.key?.toString() };
-      }
-    });
+    // The email row is written before email's transaction commits email-sent: read until all three are there.
+    const found = await waitFor(async () => {
+      const seen: Record<string, { request_id?: string; key?: string }> = {};
+      await readTopics([TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent], (topic, message) => {
+        const text = message.value?.toString() ?? '';
+        if ((topic !== TOPICS.emailSent && text.includes(paymentId)) || (topic === TOPICS.emailSent && text.includes(orderId))) {
+          seen[topic] = { request_id: header(message.headers, 'x-request-id'), key: message.key?.toString() };
+        }
+      });
+      return Object.keys(seen).length === 3 ? seen : undefined;
+    }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the payment, its order and its email on their topics' });
     const expected = { request_id: requestId, key: String(userId) };
     expect(found).toEqual({ [TOPICS.paymentSuccessful]: expected, [TOPICS.orderCreated]: expected, [TOPICS.emailSent]: expected });
 
@@ -84,7 +89,7 @@ describe('logs that follow a payment (correlation id from POST /payment to the e
     try {
       const file = join(dir, 'chain.log');
       writeFileSync(file, [...(await chainLogs()).values()].flat().join('\n'));
-      const run = spawnSync('npx', ['tsx', 'scripts/trace.ts', paymentId, '--file', file], { cwd: REPO_ROOT, encoding: 'utf8' });
+      const run = spawnSync(...scriptArgs('trace', [paymentId, '--file', file]), { cwd: REPO_ROOT, encoding: 'utf8' });
       expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: '' });
       const printed = run.stdout.trim().split('\n');
       const [, count, services, ids] = /^(\d+) line\(s\) from (.+); ids followed: (.+)$/.exec(printed.at(-1) ?? '') ?? [];

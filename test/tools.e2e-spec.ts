@@ -7,10 +7,11 @@ import { CHAIN_DEADLINE_MS, freshUserId, ordersOf, statistics } from './support/
 import { chainQuiet } from './support/kafka';
 import { sample } from './support/metrics';
 import { readTopics } from './support/topic-reader';
+import { scriptArgs } from './support/scripts';
 
 /** One of the project's tools (`npm run <name> -- args`), run as npm runs it, against the test chain's broker. */
 function tool(name: string, args: string[], env: Record<string, string> = {}) {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', `scripts/${name}.ts`, ...args], {
+  const run = spawnSync(...scriptArgs(name, args), {
     cwd: REPO_ROOT,
     env: { ...process.env, KAFKA_BROKERS: testBrokers().join(','), ...env },
     encoding: 'utf8',

@@ -73,6 +73,8 @@ describe('npm start', () => {
       const healthy = await start.waitForLine(/^\[start\] chain healthy in \d+\.\d s\. Try:$/, 240_000);
       expect(start.lines).toContain(`[start] Kafka at ${BROKER} (started)`);
       expect(start.lines.some((l) => /^\[start\] created topics .*payment-successful/.test(l))).toBe(true);
+      // npm test built the services just before: nothing changed since, so npm start does not build again.
+      expect(start.lines).toContain('payment, order, email, analytics built already: nothing they are built from changed since');
       const partitions = await withAdmin(async (admin) => (await admin.fetchTopicMetadata({ topics: ['payment-successful', 'order-created', 'email-sent'] })).topics.map((t) => [t.name, t.partitions.length]), [BROKER]);
       expect(Object.fromEntries(partitions)).toEqual({ 'payment-successful': 4, 'order-created': 4, 'email-sent': 4 });
       const index = start.lines.indexOf(healthy);
@@ -112,5 +114,6 @@ describe('npm start', () => {
         await start.exit;
       }
     }
-  });
+    // A broker's start, six services' and their groups settling: on a machine the other suites fill, minutes.
+  }, 300_000);
 });
