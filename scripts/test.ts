@@ -11,7 +11,8 @@ import { REPO_ROOT } from './lib/services';
  * `npm test`: type check, build, then jest (unit specs and end-to-end suites) against the real broker and
  * database. A broker is started if none answers, and stopped afterwards only if this run started it.
  * The suites that bring their own broker or cluster (test/own-broker) run in a second jest beside the first:
- * they share nothing with it but the build, and mostly wait on brokers starting and stopping.
+ * they share nothing with it but the build, and mostly wait on brokers starting and stopping. The unit specs
+ * run in that second jest too, which finishes first: the shared chain's suites are the longer path.
  * Extra arguments go to a single jest instead (`npm test -- test/chain.e2e-spec.ts`).
  */
 async function main(): Promise<number> {
@@ -28,10 +29,10 @@ async function main(): Promise<number> {
     const extra = process.argv.slice(2);
     if (extra.length > 0) return run('npx', ['jest', '--runInBand', ...extra]);
     const [shared, own] = await Promise.all([
-      runAsync(['jest', '--runInBand', '--selectProjects', 'unit', 'e2e']),
-      runAsync(['jest', '--runInBand', '--selectProjects', 'own-broker'], '[own-broker] '),
+      runAsync(['jest', '--runInBand', '--selectProjects', 'e2e']),
+      runAsync(['jest', '--runInBand', '--selectProjects', 'unit', 'own-broker'], '[beside] '),
     ]);
-    if (own !== 0) console.error('[test] the suites with their own broker (lines marked [own-broker]) failed');
+    if (own !== 0) console.error('[test] the unit specs or the suites with their own broker (lines marked [beside]) failed');
     return shared !== 0 ? shared : own;
   } finally {
     if (broker.started) await stopLocalBroker();
