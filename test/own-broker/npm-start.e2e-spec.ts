@@ -9,7 +9,7 @@ import { REPO_ROOT } from '../../scripts/lib/services';
 import { chainLogFile, traceLines } from '../../scripts/lib/trace';
 import { waitFor } from '../../scripts/lib/wait';
 import { testDatabaseUrl } from '../support/environment';
-import { withAdmin } from '../support/kafka';
+import { requireChainGroupsFree, withAdmin } from '../support/kafka';
 import { kafkaCliOk } from '../support/kafka-cli';
 
 /** `npm start` as a user runs it, beside everything else: its own broker, database and ports (--port-offset). */
@@ -92,6 +92,11 @@ describe('npm start', () => {
         what: 'the confirmation email',
       });
       expect((await request(url(8001)).get(`/orders?user_id=${userId}`).expect(200)).body.total).toBe(1);
+      // The end-to-end suites would not run on this broker now: the chain's groups have npm start's members.
+      await expect(withAdmin((admin) => requireChainGroupsFree(admin, 2000), [BROKER])).rejects.toThrow(
+        'the consumer groups of the chain already have members on this broker (is `npm start` running?)',
+      );
+
       // And its lines are in npm start's log file, where npm run trace follows them.
       const traced = await waitFor(() => {
         const trace = traceLines(readFileSync(chainLogFile(OFFSET), 'utf8'), paid.body.payment_id);

@@ -19,6 +19,22 @@ export async function withAdmin<T>(work: (admin: Admin) => Promise<T>, brokers =
   }
 }
 
+/**
+ * Refuses to go on while the chain's consumer groups have members on the broker (`npm start` consuming there):
+ * the suites need the groups to themselves. Waits a while first: a broker that has just started may not have
+ * loaded its group coordinator yet (NOT_COORDINATOR), and one restarted after an interrupted run still lists
+ * that run's members until their sessions (10 s) expire.
+ */
+export async function requireChainGroupsFree(admin: Admin, timeoutMs = 25_000): Promise<void> {
+  const free = await waitFor(async () => {
+    const { groups } = await admin.describeGroups(Object.values(CONSUMER_GROUPS));
+    return groups.every((g) => g.members.length === 0);
+  }, { timeoutMs, intervalMs: 500, what: 'the consumer groups of the chain to have no members' }).catch(() => false);
+  if (!free) {
+    throw new Error('the consumer groups of the chain already have members on this broker (is `npm start` running?): stop them first, the tests need the groups to themselves');
+  }
+}
+
 export async function connectedProducer(): Promise<Producer> {
   const producer = testKafka().producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
