@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   await requirePostgres(databaseUrlFromEnv());
   const broker = await startLocalBroker();
   log(`broker ${brokersFromEnv().join(',')} (${broker.started ? 'started' : 'already running'})`);
-  buildServices({ whenStale: true });
+  await buildServices({ whenStale: true });
   const context = await BenchContext.open();
   const results: BenchResults = {};
   const timed = async <T>(experiment: Experiment, work: () => Promise<T>): Promise<T> => {

@@ -1,3 +1,6 @@
 import { buildServices } from './lib/build';
 
-buildServices();
+buildServices().catch((error: Error) => {
+  console.error(error.message);
+  process.exit(1);
+});

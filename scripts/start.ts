@@ -49,7 +49,7 @@ async function main(): Promise<void> {
 
   try {
     await createTopics(brokers);
-    buildServices({ whenStale: true });
+    await buildServices({ whenStale: true });
     const specs = chainSpecs(options.portOffset);
     // On a terminal, readable lines; piped, the services' JSON. Both also go to .logs/chain.log for `npm run trace`.
     const print = chainLogPrinter({ labels: specs.map((s) => s.label), pretty: process.stdout.isTTY === true, file: chainLogFile(options.portOffset) });

@@ -19,12 +19,22 @@ async function main(): Promise<number> {
   const began = Date.now();
   await requirePostgres(databaseUrlFromEnv());
   ensureTestTools();
-  step('type check', () => run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']));
-  buildServices({ whenStale: true });
   // Every broker of the run (the chain's, and those the suites start) lives minutes, not days: C1 alone
   // compiles it, which halves the CPU a broker takes to start, on a machine the suites already fill.
   process.env.KAFKA_JVM_PERFORMANCE_OPTS ??= SHORT_LIVED_BROKER_JVM_OPTIONS;
-  const broker = await startLocalBroker();
+  // The type check, the build and the broker's start side by side: each mostly waits on one core.
+  const [checked, built, starting] = await Promise.allSettled([
+    timed('type check', runAsync(['tsc', '--noEmit', '-p', 'tsconfig.json'])),
+    buildServices({ whenStale: true }),
+    startLocalBroker(),
+  ]);
+  const broker = starting.status === 'fulfilled' ? starting.value : { started: false };
+  const failures = [checked, built, starting].flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+  for (const failure of failures) console.error(`[test] ${failure}`);
+  if (failures.length > 0 || (checked.status === 'fulfilled' && checked.value !== 0)) {
+    if (broker.started) await stopLocalBroker();
+    return 1;
+  }
   try {
     const extra = process.argv.slice(2);
     if (extra.length > 0) return run('npx', ['jest', '--runInBand', ...extra]);
@@ -56,14 +66,13 @@ async function runAsync(args: string[], prefix?: string): Promise<number> {
   return code ?? 1;
 }
 
-function step(name: string, work: () => number): void {
+/** Reports how long a step took, and whether it passed. */
+async function timed(name: string, work: Promise<number>): Promise<number> {
   const began = Date.now();
-  const status = work();
-  if (status !== 0) {
-    console.error(`[test] ${name} failed`);
-    process.exit(status);
-  }
-  console.log(`[test] ${name} passed in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  const status = await work;
+  if (status !== 0) console.error(`[test] ${name} failed`);
+  else console.log(`[test] ${name} passed in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+  return status;
 }
 
 main().then(

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, SERVICE_NAMES } from './services';
@@ -11,15 +12,19 @@ const BUILD_INPUTS = ['apps', 'libs', 'nest-cli.json', 'tsconfig.json', 'package
  * only when a source or the configuration changed since the last build, as make would: `npm start` run again
  * starts without waiting on webpack.
  */
-export function buildServices(options: { whenStale?: boolean } = {}): void {
+export async function buildServices(options: { whenStale?: boolean } = {}): Promise<void> {
   if (options.whenStale && !stale()) {
     console.log(`${SERVICE_NAMES.join(', ')} built already: nothing they are built from changed since`);
     return;
   }
   const started = Date.now();
-  const result = spawnSync('npx', ['nest', 'build', ...SERVICE_NAMES], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
-  if (result.status !== 0) {
-    process.stderr.write(result.stdout + result.stderr);
+  const child = spawn('npx', ['nest', 'build', ...SERVICE_NAMES], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0) {
+    process.stderr.write(output);
     throw new Error('nest build failed');
   }
   // Dated when the build began: a source saved while webpack ran is newer, and makes the next run build again.
