@@ -4,7 +4,7 @@ import { waitFor } from '../scripts/lib/wait';
 import { CHAIN_DEADLINE_MS, emailsOf, freshUserId, joinedGroup, payment, reader } from './support/http';
 import { metricsText, sample } from './support/metrics';
 import { signalService } from './support/chain-control';
-import { connectedProducer, withAdmin } from './support/kafka';
+import { brokerLags, connectedProducer, withAdmin } from './support/kafka';
 import { queryTestDatabase } from './support/database';
 import { orderCreatedEvent } from './support/events';
 import { ORDER_INSTANCES, waitForSplit } from './support/ownership';
@@ -13,13 +13,9 @@ import { CONSUMER_GROUPS, TOPICS } from '@app/contracts';
 
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
-/** A group's lag on one partition as the broker itself gives it: the end offset less the committed one. */
+/** A group's lag on one partition as the broker itself gives it. */
 function brokerLag(group: string, topic: string, partition: number): Promise<number> {
-  return withAdmin(async (admin) => {
-    const high = (await admin.fetchTopicOffsets(topic)).find((p) => p.partition === partition)!.high;
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    return Number(BigInt(high) - BigInt(committed.partitions.find((p) => p.partition === partition)!.offset));
-  });
+  return withAdmin(async (admin) => Number((await brokerLags(admin, group, topic)).get(partition)));
 }
 
 describe('health and metrics', () => {

@@ -49,17 +49,24 @@ export async function endOffsetSum(topic: string): Promise<bigint> {
 }
 
 /**
- * Whether a group has committed every record of the topics it reads, read from the broker's own offsets
- * (committed and end), independently of the services' lag reports.
+ * A group's lag on each partition of a topic, read from the broker's own offsets (the end less the committed
+ * one; nothing committed counts from 0), independently of the services' lag reports.
  */
+export async function brokerLags(admin: Admin, group: string, topic: string): Promise<Map<number, bigint>> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+  return new Map(
+    ends.map(({ partition, high }) => {
+      const offset = BigInt(committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
+      return [partition, BigInt(high) - (offset < 0n ? 0n : offset)];
+    }),
+  );
+}
+
+/** Whether a group has committed every record of the topics it reads, by the broker's own offsets. */
 export async function caughtUp(admin: Admin, group: string, topics: string[]): Promise<boolean> {
   for (const topic of topics) {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    for (const { partition, high } of ends) {
-      const offset = committed?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
-      if (BigInt(high) > 0n && BigInt(offset) < BigInt(high)) return false;
-    }
+    for (const lag of (await brokerLags(admin, group, topic)).values()) if (lag > 0n) return false;
   }
   return true;
 }

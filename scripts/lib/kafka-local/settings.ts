@@ -38,7 +38,7 @@ export function jvmPerformanceOptions(): string[] {
 export const TOOL_JVM_OPTIONS = ['-XX:TieredStopAtLevel=1'];
 
 /** For a broker that lives minutes (a test's): C1 only halves the CPU it takes to start. */
-export const SHORT_LIVED_BROKER_JVM_OPTIONS = '-XX:TieredStopAtLevel=1 -XX:+UseG1GC -XX:MaxGCPauseMillis=20';
+export const SHORT_LIVED_BROKER_JVM_OPTIONS = [...TOOL_JVM_OPTIONS, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20'].join(' ');
 
 export function parseAddress(address: string): { host: string; port: number } {
   const sep = address.lastIndexOf(':');
