@@ -6,7 +6,7 @@ import type { KafkaMessage, Producer } from 'kafkajs';
 import { REPO_ROOT, ServiceProcess } from '../scripts/lib/services';
 import { scanRanges } from '../scripts/lib/topic-scan';
 import { waitFor } from '../scripts/lib/wait';
-import { startService, stopService } from './support/chain-control';
+import { startServices, stopServices } from './support/chain-control';
 import { queryTestDatabase } from './support/database';
 import { DeadLetterReader } from './support/dead-letters';
 import { paymentEvent } from './support/events';
@@ -126,7 +126,7 @@ describe('npm run dlq -- replay', () => {
     // Whatever happened, leave the chain as the other suites expect it.
     await queryTestDatabase('ALTER TABLE IF EXISTS orders.orders_away RENAME TO orders');
     await outageInstance?.stop();
-    for (const label of ORDER_LABELS) await startService(label);
+    await startServices(ORDER_LABELS);
   });
 
   it('sends a payment parked as retriable during an outage back once: it becomes its order, and a second replay sends nothing', async () => {
@@ -136,7 +136,7 @@ describe('npm run dlq -- replay', () => {
     const headers = { trace: Buffer.from([0xfe, 0x00, 0x01]), origin: 'black-friday' };
 
     // One order instance that parks a record after SHORT_RETRY_MAX_MS, alone in its group, and an outage longer than that.
-    for (const label of ORDER_LABELS) await stopService(label);
+    await stopServices(ORDER_LABELS);
     const spec = testChainSpecs().find((s) => s.label === ORDER_LABELS[0])!;
     outageInstance = ServiceProcess.start(
       { ...spec, label: 'order-outage', env: { INSTANCE_ID: 'outage', RETRY_MAX_MS: String(SHORT_RETRY_MAX_MS) } },
@@ -155,7 +155,7 @@ describe('npm run dlq -- replay', () => {
     expect(letter.error).toMatch(/relation "orders\.orders" does not exist/);
     await queryTestDatabase('ALTER TABLE orders.orders_away RENAME TO orders');
     await outageInstance.stop();
-    for (const label of ORDER_LABELS) await startService(label);
+    await startServices(ORDER_LABELS);
     await chainQuiet();
     expect(await ordersOf(userId)).toEqual([]);
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
 import { waitFor } from '../scripts/lib/wait';
-import { serviceLogs, signalService, startService, stopService } from './support/chain-control';
+import { serviceLogs, signalService, startService, startServices, stopService } from './support/chain-control';
 import { queryTestDatabase } from './support/database';
 import { expectExactlyOnce, mainChain, ordersMade, sendBurst, settleAndCount } from './support/exactly-once';
 import { connectedProducer } from './support/kafka';
@@ -16,12 +16,12 @@ describe('exactly once through the chain (read_committed)', () => {
 
   // Each test starts from three running instances, whatever the one before left.
   beforeEach(async () => {
-    for (const label of ORDER_INSTANCES) await startService(label);
+    await startServices(ORDER_INSTANCES);
   });
 
   afterAll(async () => {
     await producer.disconnect();
-    for (const label of ORDER_INSTANCES) await startService(label);
+    await startServices(ORDER_INSTANCES);
     await signalService('order-3', 'SIGCONT').catch(() => undefined);
   });
 

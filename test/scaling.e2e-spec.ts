@@ -4,7 +4,7 @@ import type { Producer } from 'kafkajs';
 import request from 'supertest';
 import { ServiceProcess } from '../scripts/lib/services';
 import { waitFor } from '../scripts/lib/wait';
-import { serviceLogs, startService, stopService } from './support/chain-control';
+import { serviceLogs, startService, startServices, stopService, stopServices } from './support/chain-control';
 import { queryTestDatabase } from './support/database';
 import { TEST_PORT_OFFSET, testServiceEnv } from './support/environment';
 import { connectedProducer, withAdmin } from './support/kafka';
@@ -56,12 +56,12 @@ describe('order instances sharing order-service-group', () => {
   // Each test starts from the three instances (a no-op for a running one): one that failed with an instance
   // stopped leaves nothing broken for the next.
   beforeEach(async () => {
-    for (const label of ORDER_INSTANCES) await startService(label);
+    await startServices(ORDER_INSTANCES);
   });
 
   afterAll(async () => {
     await producer.disconnect();
-    for (const label of ORDER_INSTANCES) await startService(label);
+    await startServices(ORDER_INSTANCES);
   });
 
   it('gives each partition to exactly one instance, and turns every payment into exactly one order', async () => {
@@ -156,11 +156,11 @@ describe('a slow order handler (PROCESSING_DELAY_MS beyond the session timeout)'
 
   afterAll(async () => {
     await instance?.stop();
-    for (const label of ORDER_INSTANCES) await startService(label);
+    await startServices(ORDER_INSTANCES);
   });
 
   it('heartbeats through the step and keeps its group membership', async () => {
-    for (const label of ORDER_INSTANCES) await stopService(label);
+    await stopServices(ORDER_INSTANCES);
     instance = ServiceProcess.start(slow, testServiceEnv());
     await instance.waitHealthy();
     await waitFor(async () => (await request(instance!.url).get('/health')).body.details?.kafka?.assignments?.[TOPICS.paymentSuccessful]?.length === 3,
