@@ -3,6 +3,7 @@ import './bench/isolate';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { costExperiment } from './bench/cost';
 import { courseExperiment } from './bench/course';
 import { clusterExperiment } from './bench/cluster';
 import { BenchContext } from './bench/context';
@@ -17,7 +18,7 @@ import { databaseUrlFromEnv, queryDatabase, requirePostgres } from './lib/postgr
 import { REPO_ROOT } from './lib/services';
 
 // The cluster runs last: it stops the single broker, so the two never share the machine.
-const EXPERIMENTS = ['course', 'takeover', 'http', 'latency', 'throughput', 'cluster'] as const;
+const EXPERIMENTS = ['course', 'takeover', 'http', 'cost', 'latency', 'throughput', 'cluster'] as const;
 type Experiment = (typeof EXPERIMENTS)[number];
 
 /**
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     if (chosen.includes('course')) results.course = await timed('course', () => courseExperiment(context, 1000, 100));
     if (chosen.includes('takeover')) results.takeover = await timed('takeover', () => takeoverExperiment(context));
     if (chosen.includes('http')) results.http = await timed('http', () => httpExperiment(context, 64, options.httpSeconds));
+    if (chosen.includes('cost')) results.cost = await timed('cost', () => costExperiment(context, 1000));
     if (chosen.includes('latency')) {
       results.latency = await timed('latency', () => latencyExperiment(context, options.latencyRate, options.latencySeconds, 'exactly-once'));
       results.latencyAtLeastOnce = await timed('latency', () => latencyExperiment(context, options.latencyRate, options.latencySeconds, 'at-least-once'));

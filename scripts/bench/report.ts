@@ -3,6 +3,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../lib/services';
 import type { ClusterResult } from './cluster';
+import type { CostResult } from './cost';
 import type { CourseResult } from './course';
 import type { HttpResult } from './http';
 import { WARM_UP_SECONDS, type LatencyResult } from './latency';
@@ -13,6 +14,7 @@ export interface BenchResults {
   course?: CourseResult;
   throughput?: ThroughputResult;
   http?: HttpResult;
+  cost?: CostResult;
   /** DELIVERY=exactly-once, the default. */
   latency?: LatencyResult;
   latencyAtLeastOnce?: LatencyResult;
@@ -63,7 +65,7 @@ const counted = (c: ThroughputResult['counts']) =>
 /** The table of bench/RESULTS.md: each figure a ratio within this run, or an absolute labelled with the machine. */
 export function renderResults(results: BenchResults, machine: Machine, command: string): string {
   const rows: string[] = [];
-  const { course, throughput, http, latency, latencyAtLeastOnce, takeover, cluster } = results;
+  const { course, throughput, http, cost, latency, latencyAtLeastOnce, takeover, cluster } = results;
   if (course) {
     rows.push(
       `| Course experiment: ${n(course.count)} payments, ${course.delayMs} ms step, drained by 1 instance / 1 partition | ${n(course.oneInstanceSeconds, 1)} s | | |`,
@@ -91,6 +93,15 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
       `| Bare Nest endpoint, autocannon ${http.connections} connections ${http.seconds} s | ${n(http.bare.requestsPerSecond)} req/s, p50 ${http.bare.p50} ms, p99 ${http.bare.p99} ms | | |`,
       `| \`POST /payment\` (validated, acknowledged by the broker) | ${n(http.payment.requestsPerSecond)} req/s, p50 ${http.payment.p50} ms, p99 ${http.payment.p99} ms, ${http.payment.non2xx} non-2xx, ${http.payment.errors} errors | p99 < 50 ms | ${verdict(http.payment.p99 < 50 && http.payment.non2xx === 0)} |`,
       `| … payment / bare rate (ratio, same run) | ${n(http.ratio * 100, 1)} % | ≥ 50 % | ${verdict(http.ratio >= 0.5)} |`,
+    );
+  }
+  if (cost) {
+    const { transaction: t, produce: p } = cost;
+    const rate = latency?.rate ?? 200;
+    rows.push(
+      `| One Kafka transaction as a hop makes it at a trickle (1 event, the consumed offset, commit), ${n(cost.calls)} one after another: CPU, broker / kafkajs | ${n(t.brokerMs, 2)} ms / ${n(t.clientMs, 2)} ms (${n(t.wallMs, 1)} ms each) | | |`,
+      `| One acks=all produce request of 1 event, the same way | ${n(p.brokerMs, 2)} ms / ${n(p.clientMs, 2)} ms (${n(p.wallMs, 1)} ms each) | | |`,
+      `| … CPU that a transaction per record and hop would take at ${rate}/s (2 hops: order, email) | ${n((rate * 2 * (t.brokerMs + t.clientMs)) / 1000, 2)} cores of ${machine.cores} | | |`,
     );
   }
   for (const run of [latency, latencyAtLeastOnce]) {
