@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IHeaders } from 'kafkajs';
 import { DLQ_TOPICS, TOPICS, type DeadLetterRecord } from '@app/contracts';
+import { headerOf } from '@app/kafka';
 import { REPO_ROOT, ServiceProcess } from '../scripts/lib/services';
 import { traceLines, type LogLine } from '../scripts/lib/trace';
 import { waitFor } from '../scripts/lib/wait';
@@ -20,8 +21,6 @@ async function chainLogs(): Promise<Map<string, string[]>> {
   const labels = testChainSpecs().map((s) => s.label);
   return new Map(await Promise.all(labels.map(async (label) => [label, await serviceLogs(label)] as const)));
 }
-
-const header = (headers: IHeaders | undefined, name: string) => headers?.[name]?.toString();
 
 describe('logs that follow a payment (correlation id from POST /payment to the email)', () => {
   it('returns the caller\'s X-Request-Id, or a new one when it gives none or a bad one', async () => {
@@ -55,7 +54,7 @@ describe('logs that follow a payment (correlation id from POST /payment to the e
       await readTopics([TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent], (topic, message) => {
         const text = message.value?.toString() ?? '';
         if ((topic !== TOPICS.emailSent && text.includes(paymentId)) || (topic === TOPICS.emailSent && text.includes(orderId))) {
-          seen[topic] = { request_id: header(message.headers, 'x-request-id'), key: message.key?.toString() };
+          seen[topic] = { request_id: headerOf(message.headers, 'x-request-id'), key: message.key?.toString() };
         }
       });
       return Object.keys(seen).length === 3 ? seen : undefined;
@@ -117,7 +116,7 @@ describe('logs that follow a payment (correlation id from POST /payment to the e
       return seen.length === 2 && seen;
     }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'the two dead letters of the bad record' });
     for (const { letter, headers } of letters) {
-      expect(header(headers, 'x-request-id')).toBe(requestId);
+      expect(headerOf(headers, 'x-request-id')).toBe(requestId);
       expect(letter.original_headers).toContainEqual({ key: 'x-request-id', value: requestId, encoding: 'utf8' });
     }
     const lines = [...(await chainLogs()).values()].flat().join('\n');
