@@ -6,7 +6,7 @@ import { TOPICS } from '@app/contracts';
 import { dropDatabase } from '../scripts/lib/postgres';
 import { ServiceProcess } from '../scripts/lib/services';
 import { waitFor } from '../scripts/lib/wait';
-import { startService, stopService } from './support/chain-control';
+import { allSettledOrThrow, startService, stopService } from './support/chain-control';
 import { TEST_PORT_OFFSET, testChainSpecs, testDatabaseUrl, testServiceEnv } from './support/environment';
 import { CHAIN_DEADLINE_MS, freshUserId, joinedGroup, ordersArriving, payment } from './support/http';
 import { chainQuiet, connectedProducer } from './support/kafka';
@@ -55,7 +55,7 @@ async function replace(label: string, env: Record<string, string>): Promise<Serv
 }
 
 afterEach(async () => {
-  await Promise.all(
+  await allSettledOrThrow(
     replaced.splice(0).map(async ({ label, service }) => {
       await service.stop();
       await startService(label);
@@ -161,7 +161,7 @@ describe('READ_TOKEN guards the read endpoints', () => {
     const [order] = await ordersArriving(userId, `the order of user ${userId}`);
 
     // Replaced side by side: each is a different service, so none waits on another's start.
-    const [orderService, emailService, analyticsService, paymentService] = await Promise.all(
+    const [orderService, emailService, analyticsService, paymentService] = await allSettledOrThrow(
       ['order-1', 'email', 'analytics', 'payment'].map((label) => replace(label, { READ_TOKEN: TOKEN })),
     );
     const services = { order: orderService, email: emailService, analytics: analyticsService, payment: paymentService };

@@ -23,9 +23,20 @@ export const stopService = (label: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGT
 export const signalService = (label: string, signal: 'SIGSTOP' | 'SIGCONT') => call<ServiceView>('POST', `/services/${label}/signal?signal=${signal}`);
 /** Starts a stopped service again with the same settings and waits until it is healthy. */
 export const startService = (label: string) => call<ServiceView>('POST', `/services/${label}/start`);
-/** Starts these services at once: members of one group then join it together, in one rebalance instead of one each. */
-export const startServices = (labels: readonly string[]) => Promise.all(labels.map((label) => startService(label)));
+/**
+ * Waits for every one of these, then fails with the first failure, if any: a failed start or stop never leaves
+ * the others running on behind the suite's back (Promise.all would reject at the first).
+ */
+export async function allSettledOrThrow<T>(work: Array<Promise<T>>): Promise<T[]> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
+/** Starts these services at once: members of one group then join it together, usually in one rebalance. */
+export const startServices = (labels: readonly string[]) => allSettledOrThrow(labels.map((label) => startService(label)));
 /** Stops these services at once: members of one group leave it together. */
 export const stopServices = (labels: readonly string[], signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM') =>
-  Promise.all(labels.map((label) => stopService(label, signal)));
+  allSettledOrThrow(labels.map((label) => stopService(label, signal)));
 export const serviceLogs = async (label: string) => (await call<{ lines: string[] }>('GET', `/services/${label}/logs`)).lines;
