@@ -69,7 +69,7 @@ async function main(): Promise<void> {
     }
     const [{ version }] = await queryDatabase<{ version: string }>(context.databaseUrl, "SELECT current_setting('server_version') AS version");
     const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
-    const table = renderResults(results, describeMachine(`PostgreSQL ${version}`), command);
+    const table = renderResults(results, describeMachine(`PostgreSQL ${version}`), command, options.latencyRate);
     console.log(`\n${table}`);
     if (!options.only) {
       mkdirSync(join(REPO_ROOT, 'bench'), { recursive: true });

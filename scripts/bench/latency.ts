@@ -104,7 +104,14 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
   });
   const users = [...sentAt.keys()];
   const hop = (name: string, from: Map<number, number>, to: Map<number, number>): [string, number, number] => {
-    const times = users.map((u) => to.get(u)! - from.get(u)!).sort((a, b) => a - b);
+    const times = users
+      .map((u) => {
+        const [start, end] = [from.get(u), to.get(u)];
+        // A missing timestamp would make a NaN, which sorts anywhere: the percentiles would be quietly wrong.
+        if (start === undefined || end === undefined) throw new Error(`${name}: no timestamp for user ${u}`);
+        return end - start;
+      })
+      .sort((a, b) => a - b);
     return [name, percentile(times, 50), percentile(times, 99)];
   };
   const [payments, orders, emails] = TOPICS_IN_ORDER.map((t) => stamped.get(t)!);
