@@ -67,4 +67,40 @@ describe('storing many rows once', () => {
       await other.end();
     }
   });
+
+  it('looks up the stored keys in the index, however many rows the table holds, never reading the whole table', async () => {
+    const table = 'insert_once_check.lookups';
+    await db.query(`CREATE TABLE ${table} (item_key text PRIMARY KEY, label text NOT NULL)`);
+    await db.query(`INSERT INTO ${table} SELECT 'bulk-' || i, 'stored' FROM generate_series(1, 20000) AS i`);
+    await db.query(`ANALYZE ${table}`);
+    // One connection, so that the statistics it flushes on request are those of the statement measured.
+    const single = await Database.open({ url: testDatabaseUrl(), schema: 'insert_once_check', migrationsDir: migrations, poolSize: 1 });
+    try {
+      const scans = async () => {
+        const [row] = await single.query<{ seq: string; rows: string; idx: string }>(
+          `SELECT seq_scan AS seq, seq_tup_read AS rows, idx_scan AS idx FROM pg_stat_user_tables WHERE relid = $1::regclass`,
+          [table],
+        );
+        return { seq: Number(row.seq), rows: Number(row.rows), idx: Number(row.idx) };
+      };
+      const before = await scans();
+      const stored = await single.insertOnceMany({ ...SPEC, table }, [
+        { item_key: 'bulk-777', label: 'again' },
+        { item_key: 'fresh', label: 'new' },
+      ]);
+      expect(stored).toEqual([
+        { item_key: 'bulk-777', label: 'stored' },
+        { item_key: 'fresh', label: 'new' },
+      ]);
+      await single.query('SELECT pg_stat_force_next_flush()');
+      // The statement's own index lookups showing up is what proves its statistics have arrived.
+      const after = await waitFor(async () => ((await scans()).idx > before.idx ? scans() : undefined), {
+        timeoutMs: 15_000,
+        what: 'the statement\'s index lookups in pg_stat_user_tables',
+      });
+      expect({ seq: after.seq - before.seq, rows: after.rows - before.rows }).toEqual({ seq: 0, rows: 0 });
+    } finally {
+      await single.onApplicationShutdown();
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TOPICS } from '@app/contracts';
 import { PartitionTransactions, producerConfig, type StagedEvents } from '@app/kafka';
+import { waitFor } from '../lib/wait';
 import { cpuSeconds, type BenchContext } from './context';
 
 export interface CallCost {
@@ -33,6 +34,12 @@ const IDLE_SAMPLE_MS = 3000;
  */
 export async function costExperiment(context: BenchContext, calls: number): Promise<CostResult> {
   await context.reset(3);
+  // On a new broker the group's coordinator is still loading its partition of __consumer_offsets, and kafkajs
+  // gives a transaction's offset commit only a few retries (NOT_COORDINATOR): wait until the group is served.
+  await waitFor(() => context.admin.fetchOffsets({ groupId: COST_GROUP, topics: [TOPICS.paymentSuccessful] }).then(() => true), {
+    timeoutMs: 60_000,
+    what: `the coordinator of group ${COST_GROUP}`,
+  });
   const pids = context.broker.pids();
   const brokerCpu = () => pids.map(cpuSeconds).reduce((a, b) => a + b, 0);
   const measured = pids.length > 0 && pids.every((pid) => pid !== undefined);

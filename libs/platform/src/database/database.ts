@@ -113,7 +113,13 @@ export class Database implements OnApplicationShutdown {
       .map(([name, type]) => `${name} ${type}`)
       .join(', ');
     const input = `SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (${types})) WITH ORDINALITY AS t(${names}, input_n)`;
-    const existing = `SELECT ${spec.returning} FROM ${spec.table} WHERE ${spec.key} IN (SELECT ${spec.key} FROM input)`;
+    // The keys also travel as an array: the planner knows how many there are and looks each up in the key's
+    // index. Matched against the recordset, whose size it cannot see (it assumes 100 rows), it scanned the whole
+    // table for every statement while the table held fewer than some 25,000 rows.
+    const keyType = spec.columns[spec.key];
+    if (!keyType) throw new Error(`${spec.table}: the key ${spec.key} is not among the inserted columns`);
+    const existing = `SELECT ${spec.returning} FROM ${spec.table} WHERE ${spec.key} = ANY($2::${keyType}[])`;
+    const keysOf = (some: readonly object[]) => some.map((row) => (row as Record<string, unknown>)[spec.key]);
     const byInput = `SELECT input.input_n, stored.* FROM input JOIN stored ON stored.${spec.key} = input.${spec.key} ORDER BY input.input_n`;
     const stored = await this.query<Row & { input_n: string }>(
       `WITH input AS (${input}),
@@ -124,7 +130,7 @@ export class Database implements OnApplicationShutdown {
             -- The second half sees the table as it was when the statement began: each key comes from one half.
             stored AS (SELECT ${spec.returning} FROM inserted UNION ALL ${existing})
        ${byInput}`,
-      [JSON.stringify(rows)],
+      [JSON.stringify(rows), keysOf(rows)],
     );
     const result: Array<Row | undefined> = rows.map(() => undefined);
     for (const { input_n, ...row } of stored) result[Number(input_n) - 1] = row as unknown as Row;
@@ -132,8 +138,10 @@ export class Database implements OnApplicationShutdown {
     // its snapshot: read those again, now that they are visible.
     const late = rows.flatMap((row, i) => (result[i] ? [] : [{ row, i }]));
     if (late.length > 0) {
+      const lateRows = late.map(({ row }) => row);
       const found = await this.query<Row & { input_n: string }>(`WITH input AS (${input}), stored AS (${existing}) ${byInput}`, [
-        JSON.stringify(late.map(({ row }) => row)),
+        JSON.stringify(lateRows),
+        keysOf(lateRows),
       ]);
       for (const { input_n, ...row } of found) result[late[Number(input_n) - 1].i] = row as unknown as Row;
     }
