@@ -1,4 +1,5 @@
 import { CONSUMER_GROUPS } from '@app/contracts';
+import { SINK_GATHERING } from '@app/kafka';
 import { bootstrapService } from '@app/service';
 import { AnalyticsModule } from './analytics.module';
 
@@ -8,4 +9,5 @@ void bootstrapService({
   defaultPort: 8003,
   description: 'Consumes `payment-successful`, `order-created` and `email-sent`, counting each event once, and keeps live statistics.',
   consumerGroup: CONSUMER_GROUPS.analytics,
+  gather: SINK_GATHERING,
 });

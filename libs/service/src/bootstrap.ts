@@ -7,7 +7,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { getToken } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
 import { GROUP_TOPICS } from '@app/contracts';
-import { consumerServerOptions, ConsumerState, KafkaModule, MonitoredKafkaServer } from '@app/kafka';
+import { consumerServerOptions, ConsumerState, KafkaModule, MonitoredKafkaServer, TRANSACTION_GATHERING, type FetchGathering } from '@app/kafka';
 import {
   ConfigurationError,
   DatabaseUnavailableError,
@@ -46,6 +46,8 @@ export interface ServiceDefinition {
    * leave in one transaction with the offsets of the records that caused them.
    */
   publishesEvents?: boolean;
+  /** How its fetches wait for records to gather; unset, exactly once hops gather for a transaction's sake. */
+  gather?: FetchGathering;
 }
 
 /** Largest accepted JSON body: a full 100-item cart is about 15 kB. */
@@ -116,12 +118,14 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
     await app.init();
     await app.listen(env.PORT, '0.0.0.0');
     if (definition.consumerGroup) {
+      const transactional = definition.publishesEvents === true && env.DELIVERY === 'exactly-once';
       const options = consumerServerOptions({
         brokers: env.kafkaBrokers,
         clientId: identity.clientId,
         groupId: definition.consumerGroup,
         // Every partition the group reads can be in flight at once (analytics reads three topics).
         concurrency: env.TOPIC_PARTITIONS * (GROUP_TOPICS[definition.consumerGroup]?.length ?? 1),
+        gather: definition.gather ?? (transactional ? TRANSACTION_GATHERING : undefined),
       });
       const retries = app.get<Counter<'topic'>>(getToken(METRICS.retries));
       const sent = app.get<Counter<'event_type'>>(getToken(METRICS.messagesSent));
@@ -131,7 +135,7 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
       const server = new MonitoredKafkaServer(options, app.get(ConsumerState), `[Instance #${identity.instanceId}]`, {
         // The course's slow step (PROCESSING_DELAY_MS) models work that cannot overlap: one record at a time.
         order: env.PROCESSING_DELAY_MS > 0 ? 'partition' : 'key',
-        transactional: definition.publishesEvents === true && env.DELIVERY === 'exactly-once',
+        transactional,
         telemetry: {
           retried: (topic) => retries.inc({ topic }),
           sent: (topic, count) => sent.inc({ event_type: topic }, count),
