@@ -68,17 +68,20 @@ describe('storing many rows once', () => {
     }
   });
 
-  it('looks up the stored keys in the index, however many rows the table holds, never reading the whole table', async () => {
+  it('looks up a few stored keys in the index instead of reading the whole table', async () => {
     const table = 'insert_once_check.lookups';
-    await db.query(`CREATE TABLE ${table} (item_key text PRIMARY KEY, label text NOT NULL)`);
-    await db.query(`INSERT INTO ${table} SELECT 'bulk-' || i, 'stored' FROM generate_series(1, 20000) AS i`);
-    await db.query(`ANALYZE ${table}`);
-    // One connection, so that the statistics it flushes on request are those of the statement measured.
+    // One connection for everything, so that the statistics it flushes on request are all there is to see.
     const single = await Database.open({ url: testDatabaseUrl(), schema: 'insert_once_check', migrationsDir: migrations, poolSize: 1 });
     try {
+      await single.query(`CREATE TABLE ${table} (item_key text PRIMARY KEY, label text NOT NULL)`);
+      // Enough rows that the planner would scan the table for any number of keys it cannot count (it assumes
+      // 100 for the JSON input), few enough that it scans rather than probes on any usual page cost.
+      await single.query(`INSERT INTO ${table} SELECT 'bulk-' || i, 'stored' FROM generate_series(1, 3000) AS i`);
+      await single.query(`ANALYZE ${table}`);
+      await single.query('SELECT pg_stat_force_next_flush()');
       const scans = async () => {
         const [row] = await single.query<{ seq: string; rows: string; idx: string }>(
-          `SELECT seq_scan AS seq, seq_tup_read AS rows, idx_scan AS idx FROM pg_stat_user_tables WHERE relid = $1::regclass`,
+          `SELECT seq_scan AS seq, seq_tup_read AS rows, coalesce(idx_scan, 0) AS idx FROM pg_stat_user_tables WHERE relid = $1::regclass`,
           [table],
         );
         return { seq: Number(row.seq), rows: Number(row.rows), idx: Number(row.idx) };

@@ -113,9 +113,9 @@ export class Database implements OnApplicationShutdown {
       .map(([name, type]) => `${name} ${type}`)
       .join(', ');
     const input = `SELECT * FROM ROWS FROM (jsonb_to_recordset($1::jsonb) AS (${types})) WITH ORDINALITY AS t(${names}, input_n)`;
-    // The keys also travel as an array: the planner knows how many there are and looks each up in the key's
+    // The keys also travel as an array: the planner knows how many there are, and looks a few up in the key's
     // index. Matched against the recordset, whose size it cannot see (it assumes 100 rows), it scanned the whole
-    // table for every statement while the table held fewer than some 25,000 rows.
+    // table for every statement, however few keys, while the table held fewer than some 25,000 rows.
     const keyType = spec.columns[spec.key];
     if (!keyType) throw new Error(`${spec.table}: the key ${spec.key} is not among the inserted columns`);
     const existing = `SELECT ${spec.returning} FROM ${spec.table} WHERE ${spec.key} = ANY($2::${keyType}[])`;
