@@ -196,15 +196,27 @@ export function postgresCpuSeconds(): number {
   return total;
 }
 
-/** Events handled and their mean handling time, per topic, from a service's own histogram. */
-export async function handlerStats(url: string): Promise<Record<string, { count: number; meanMs: number }>> {
+/** What a service's consumer has done, per topic it reads, from its own metrics since it started. */
+export interface ConsumerCounts {
+  handled: number;
+  /** Seconds its handlers took, added up (`kafka_handler_duration_seconds`). */
+  handlerSeconds: number;
+  /** Transactions committed (exactly once only). */
+  transactions: number;
+}
+
+export async function consumerCounts(url: string): Promise<Record<string, ConsumerCounts>> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const stats: Record<string, { count: number; meanMs: number }> = {};
-  for (const [, topic, count] of text.matchAll(/^kafka_handler_duration_seconds_count\{topic="([^"]+)"\} (\d+)/gm)) {
-    const sum = Number(text.match(new RegExp(`^kafka_handler_duration_seconds_sum\\{topic="${topic}"\\} ([\\d.e+-]+)`, 'm'))?.[1] ?? 0);
-    stats[topic] = { count: Number(count), meanMs: Number(count) > 0 ? (sum / Number(count)) * 1000 : 0 };
+  const value = (pattern: string) => Number(text.match(new RegExp(`^${pattern} ([\\d.e+-]+)$`, 'm'))?.[1] ?? 0);
+  const counts: Record<string, ConsumerCounts> = {};
+  for (const [, topic] of text.matchAll(/^kafka_handler_duration_seconds_count\{topic="([^"]+)"\}/gm)) {
+    counts[topic] = {
+      handled: value(`kafka_handler_duration_seconds_count\\{topic="${topic}"\\}`),
+      handlerSeconds: value(`kafka_handler_duration_seconds_sum\\{topic="${topic}"\\}`),
+      transactions: value(`kafka_transactions_total\\{topic="${topic}",outcome="committed"\\}`),
+    };
   }
-  return stats;
+  return counts;
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -3,7 +3,7 @@ import { TOPICS } from '@app/contracts';
 import { chainSpecs } from '../lib/services';
 import { currentRanges, scanRanges } from '../lib/topic-scan';
 import { waitFor } from '../lib/wait';
-import { CpuMeter, percentile, type BenchContext } from './context';
+import { consumerCounts, CpuMeter, percentile, type BenchContext, type ConsumerCounts } from './context';
 import type { Delivery } from './throughput';
 
 const TOPICS_IN_ORDER = [TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent];
@@ -23,9 +23,32 @@ export interface LatencyResult {
   failed: number;
   /** Each hop, from the broker timestamps of the records: [name, p50 ms, p99 ms]. */
   stages: Array<[string, number, number]>;
+  /** What the services of the two consuming hops did over the measured run, from their own metrics. */
+  work: { order: HopWork; email: HopWork };
   /** CPU seconds of each process over the run, and the run's wall seconds. */
   cpu: Array<[string, number]>;
   wallSeconds: number;
+}
+
+export interface HopWork {
+  handled: number;
+  /** Events per committed transaction; null at least once. */
+  perTransaction: number | null;
+  /** Mean time from a record's handler starting to its end (a batch's records wait on their shared statements). */
+  meanHandlerMs: number;
+}
+
+/** The hop's own consumers, its input topic, and their counts before and after the run. */
+function hopWork(input: string, before: Array<Record<string, ConsumerCounts>>, after: Array<Record<string, ConsumerCounts>>): HopWork {
+  const zero: ConsumerCounts = { handled: 0, handlerSeconds: 0, transactions: 0 };
+  const delta = after.map((a, i) => {
+    const [x, y] = [before[i][input] ?? zero, a[input] ?? zero];
+    return { handled: y.handled - x.handled, handlerSeconds: y.handlerSeconds - x.handlerSeconds, transactions: y.transactions - x.transactions };
+  });
+  const handled = delta.reduce((sum, d) => sum + d.handled, 0);
+  const transactions = delta.reduce((sum, d) => sum + d.transactions, 0);
+  const seconds = delta.reduce((sum, d) => sum + d.handlerSeconds, 0);
+  return { handled, perTransaction: transactions > 0 ? handled / transactions : null, meanHandlerMs: handled > 0 ? (seconds * 1000) / handled : 0 };
 }
 
 /**
@@ -88,6 +111,9 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
   // measurement (the broker's C2 compiler thread took a quarter of a core in the first seconds).
   await sendSteadily(rate * WARM_UP_SECONDS, 2_000_000);
 
+  const hops = { order: services.filter((s) => s.spec.service === 'order'), email: services.filter((s) => s.spec.service === 'email') };
+  const countsOf = (of: typeof services) => Promise.all(of.map((s) => consumerCounts(s.url)));
+  const [orderBefore, emailBefore] = await Promise.all([countsOf(hops.order), countsOf(hops.email)]);
   const meter = new CpuMeter(services, context.broker, 'this benchmark (HTTP client, consumer)');
   const runBegan = new Date();
   const wallBefore = performance.now();
@@ -95,6 +121,11 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
   const { sentAt, sentWallClock, failed } = await sendSteadily(count, 1_000_000);
   const wallSeconds = (performance.now() - wallBefore) / 1000;
   const cpu = meter.read();
+  const [orderAfter, emailAfter] = await Promise.all([countsOf(hops.order), countsOf(hops.email)]);
+  const work = {
+    order: hopWork(TOPICS.paymentSuccessful, orderBefore, orderAfter),
+    email: hopWork(TOPICS.orderCreated, emailBefore, emailAfter),
+  };
   await consumer.disconnect();
   await context.stopAll();
   const earlier = [TOPICS.paymentSuccessful, TOPICS.orderCreated];
@@ -132,6 +163,7 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
     received: { p50: percentile(received, 50), p99: percentile(received, 99) },
     failed,
     stages,
+    work,
     cpu,
     wallSeconds,
   };

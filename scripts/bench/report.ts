@@ -151,12 +151,16 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
   const steady = latency
     ? [
         '',
-        `The steady ${latency.rate}/s run (exactly once), hop by hop (broker timestamps of each payment's records) and CPU of each process`,
-        `over its ${n(latency.wallSeconds, 1)} s (${machine.cores} cores):`,
+        `The steady ${latency.rate}/s run (exactly once), hop by hop (broker timestamps of each payment's records; the services'`,
+        `own metrics over the run) and CPU of each process over its ${n(latency.wallSeconds, 1)} s (${machine.cores} cores):`,
         '',
-        '| hop | p50 | p99 |',
-        '|---|---|---|',
-        ...latency.stages.map(([name, p50, p99]) => `| ${name} | ${n(p50)} ms | ${n(p99)} ms |`),
+        '| hop | p50 | p99 | events per transaction | mean time in handler |',
+        '|---|---|---|---|---|',
+        ...latency.stages.map(([name, p50, p99], i) => {
+          const work = [undefined, latency.work.order, latency.work.email][i];
+          const perTransaction = work?.perTransaction == null ? '' : n(work.perTransaction, 1);
+          return `| ${name} | ${n(p50)} ms | ${n(p99)} ms | ${perTransaction} | ${work ? `${n(work.meanHandlerMs, 1)} ms` : ''} |`;
+        }),
         '',
         '| process | CPU seconds | share of one core |',
         '|---|---|---|',

@@ -2,7 +2,7 @@ import { CONSUMER_GROUPS, TOPICS } from '@app/contracts';
 import { Partitioners } from 'kafkajs';
 import { floodKafka } from '../flood';
 import { chainSpecs } from '../lib/services';
-import { CpuMeter, handlerStats, peakRssMiB, PIPE_GROUP, PIPE_TOPIC, type BenchContext } from './context';
+import { consumerCounts, CpuMeter, peakRssMiB, PIPE_GROUP, PIPE_TOPIC, type BenchContext } from './context';
 import { queryDatabase } from '../lib/postgres';
 
 export type Delivery = 'exactly-once' | 'at-least-once';
@@ -112,12 +112,12 @@ export async function chainBurst(context: BenchContext, count: number, delivery:
     60 * 60_000,
   );
   const cpu = meter.read();
-  const stats = await Promise.all(services.map((s) => handlerStats(s.url)));
+  const stats = await Promise.all(services.map((s) => consumerCounts(s.url)));
   // The meter lists the services first, in order; the rows after them handle no events themselves.
   const profile = cpu.map(([name, cpuSeconds], i) => {
-    const handled = Object.values(stats[i] ?? {});
-    const total = handled.reduce((sum, h) => sum + h.count, 0);
-    const meanHandlerMs = total > 0 ? handled.reduce((sum, h) => sum + h.meanMs * h.count, 0) / total : null;
+    const topics = Object.values(stats[i] ?? {});
+    const total = topics.reduce((sum, t) => sum + t.handled, 0);
+    const meanHandlerMs = total > 0 ? (topics.reduce((sum, t) => sum + t.handlerSeconds, 0) * 1000) / total : null;
     return { process: name, cpuSeconds, handled: total, meanHandlerMs };
   });
   const peak = Object.fromEntries(services.map((s) => [s.spec.label, peakRssMiB(s.child.pid)]));
