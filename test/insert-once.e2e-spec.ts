@@ -97,7 +97,10 @@ describe('storing many rows once', () => {
       ]);
       await single.query('SELECT pg_stat_force_next_flush()');
       // The statement's own index lookups showing up is what proves its statistics have arrived.
-      const after = await waitFor(async () => ((await scans()).idx > before.idx ? scans() : undefined), {
+      const after = await waitFor(async () => {
+        const now = await scans();
+        return now.idx > before.idx ? now : undefined;
+      }, {
         timeoutMs: 15_000,
         what: 'the statement\'s index lookups in pg_stat_user_tables',
       });

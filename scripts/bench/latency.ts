@@ -21,13 +21,21 @@ export interface LatencyResult {
   /** The same, until a consumer in the benchmark process received it: adds that consumer's own fetch delay. */
   received: { p50: number; p99: number };
   failed: number;
-  /** Each hop, from the broker timestamps of the records: [name, p50 ms, p99 ms]. */
-  stages: Array<[string, number, number]>;
-  /** What the services of the two consuming hops did over the measured run, from their own metrics. */
-  work: { order: HopWork; email: HopWork };
+  /**
+   * Each hop, from the broker timestamps of the records; for a service's hop, what its consumers did over the
+   * measured run, from their own metrics.
+   */
+  stages: Stage[];
   /** CPU seconds of each process over the run, and the run's wall seconds. */
   cpu: Array<[string, number]>;
   wallSeconds: number;
+}
+
+export interface Stage {
+  name: string;
+  p50: number;
+  p99: number;
+  work?: HopWork;
 }
 
 export interface HopWork {
@@ -38,16 +46,11 @@ export interface HopWork {
   meanHandlerMs: number;
 }
 
-/** The hop's own consumers, its input topic, and their counts before and after the run. */
+/** What the hop's consumers did with its input topic between two readings of their counts. */
 function hopWork(input: string, before: Array<Record<string, ConsumerCounts>>, after: Array<Record<string, ConsumerCounts>>): HopWork {
-  const zero: ConsumerCounts = { handled: 0, handlerSeconds: 0, transactions: 0 };
-  const delta = after.map((a, i) => {
-    const [x, y] = [before[i][input] ?? zero, a[input] ?? zero];
-    return { handled: y.handled - x.handled, handlerSeconds: y.handlerSeconds - x.handlerSeconds, transactions: y.transactions - x.transactions };
-  });
-  const handled = delta.reduce((sum, d) => sum + d.handled, 0);
-  const transactions = delta.reduce((sum, d) => sum + d.transactions, 0);
-  const seconds = delta.reduce((sum, d) => sum + d.handlerSeconds, 0);
+  const total = (counts: Array<Record<string, ConsumerCounts>>, key: keyof ConsumerCounts) => counts.reduce((sum, c) => sum + (c[input]?.[key] ?? 0), 0);
+  const added = (key: keyof ConsumerCounts) => total(after, key) - total(before, key);
+  const [handled, seconds, transactions] = [added('handled'), added('handlerSeconds'), added('transactions')];
   return { handled, perTransaction: transactions > 0 ? handled / transactions : null, meanHandlerMs: handled > 0 ? (seconds * 1000) / handled : 0 };
 }
 
@@ -122,10 +125,6 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
   const wallSeconds = (performance.now() - wallBefore) / 1000;
   const cpu = meter.read();
   const [orderAfter, emailAfter] = await Promise.all([countsOf(hops.order), countsOf(hops.email)]);
-  const work = {
-    order: hopWork(TOPICS.paymentSuccessful, orderBefore, orderAfter),
-    email: hopWork(TOPICS.orderCreated, emailBefore, emailAfter),
-  };
   await consumer.disconnect();
   await context.stopAll();
   const earlier = [TOPICS.paymentSuccessful, TOPICS.orderCreated];
@@ -134,7 +133,7 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
     stamped.get(topic)!.set(user_id, Number(message.timestamp));
   });
   const users = [...sentAt.keys()];
-  const hop = (name: string, from: Map<number, number>, to: Map<number, number>): [string, number, number] => {
+  const hop = (name: string, from: Map<number, number>, to: Map<number, number>, work?: HopWork): Stage => {
     const times = users
       .map((u) => {
         const [start, end] = [from.get(u), to.get(u)];
@@ -143,13 +142,13 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
         return end - start;
       })
       .sort((a, b) => a - b);
-    return [name, percentile(times, 50), percentile(times, 99)];
+    return { name, p50: percentile(times, 50), p99: percentile(times, 99), work };
   };
   const [payments, orders, emails] = TOPICS_IN_ORDER.map((t) => stamped.get(t)!);
   const stages = [
     hop('POST sent → payment-successful written', sentWallClock, payments),
-    hop('payment-successful → order-created (order)', payments, orders),
-    hop('order-created → email-sent (email)', orders, emails),
+    hop('payment-successful → order-created (order)', payments, orders, hopWork(TOPICS.paymentSuccessful, orderBefore, orderAfter)),
+    hop('order-created → email-sent (email)', orders, emails, hopWork(TOPICS.orderCreated, emailBefore, emailAfter)),
   ];
   const written = users.map((u) => emails.get(u)! - sentWallClock.get(u)!).sort((a, b) => a - b);
   const received = [...sentAt].map(([user, at]) => arrived.get(user)! - at).sort((a, b) => a - b);
@@ -163,7 +162,6 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
     received: { p50: percentile(received, 50), p99: percentile(received, 99) },
     failed,
     stages,
-    work,
     cpu,
     wallSeconds,
   };

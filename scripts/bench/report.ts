@@ -156,8 +156,7 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
         '',
         '| hop | p50 | p99 | events per transaction | mean time in handler |',
         '|---|---|---|---|---|',
-        ...latency.stages.map(([name, p50, p99], i) => {
-          const work = [undefined, latency.work.order, latency.work.email][i];
+        ...latency.stages.map(({ name, p50, p99, work }) => {
           const perTransaction = work?.perTransaction == null ? '' : n(work.perTransaction, 1);
           return `| ${name} | ${n(p50)} ms | ${n(p99)} ms | ${perTransaction} | ${work ? `${n(work.meanHandlerMs, 1)} ms` : ''} |`;
         }),
