@@ -2,6 +2,7 @@ import type { KafkaOptions } from '@nestjs/microservices';
 import { connect } from 'node:net';
 import { Partitioners, type ISocketFactory, type KafkaConfig, type ProducerConfig } from 'kafkajs';
 import { registerCompressionCodecs } from './codecs';
+import { installIdleConnectionFix } from './idle-connections';
 import { installUndecodableBatchGuard } from './undecodable-batches';
 import { kafkajsLogCreator } from './kafka-logging';
 
@@ -23,6 +24,7 @@ const socketFactory: ISocketFactory = ({ host, port, onConnect }) => {
 export function kafkaClientConfig(brokers: string[], clientId: string): KafkaConfig {
   registerCompressionCodecs();
   installUndecodableBatchGuard();
+  installIdleConnectionFix();
   const logCreator = kafkajsLogCreator();
   return {
     clientId,
