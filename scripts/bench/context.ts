@@ -158,7 +158,7 @@ export function cpuSeconds(pid: number | undefined): number {
 export class CpuMeter {
   private readonly processes: Array<{ name: string; pid: number | undefined }>;
   private readonly before: number[];
-  private readonly postgresBefore = postgresCpuSeconds();
+  private readonly postgresBefore = postgresCpuByPid();
   private readonly benchBefore = process.cpuUsage();
 
   constructor(services: ServiceProcess[], broker: BenchKafka, private readonly benchLabel: string) {
@@ -176,23 +176,34 @@ export class CpuMeter {
     const bench = process.cpuUsage(this.benchBefore);
     return [
       ...this.processes.map((p, i): [string, number] => [p.name, cpuSeconds(p.pid) - this.before[i]]),
-      ['PostgreSQL (all processes)', postgresCpuSeconds() - this.postgresBefore],
+      ['PostgreSQL (all processes)', postgresCpuSince(this.postgresBefore)],
       [this.benchLabel, (bench.user + bench.system) / 1e6],
     ];
   }
 }
 
-/** CPU seconds of every PostgreSQL process of this machine (server and backends) together. */
-export function postgresCpuSeconds(): number {
-  let total = 0;
+/** CPU seconds of every PostgreSQL process of this machine (server and backends), by pid. */
+export function postgresCpuByPid(): Map<number, number> {
+  const seconds = new Map<number, number>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuSeconds(Number(entry));
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') seconds.set(Number(entry), cpuSeconds(Number(entry)));
     } catch {
       // The process ended while we looked.
     }
   }
+  return seconds;
+}
+
+/**
+ * PostgreSQL's CPU between two readings, process by process: a backend that started since counts whole, and one
+ * that ended since (a pool closing an idle connection) is left out rather than subtracted, which would make the
+ * figure negative. What an ended backend spent before it ended is lost, so this may fall short, never over.
+ */
+export function postgresCpuSince(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of postgresCpuByPid()) total += Math.max(0, seconds - (before.get(pid) ?? 0));
   return total;
 }
 

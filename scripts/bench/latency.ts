@@ -9,6 +9,9 @@ import type { Delivery } from './throughput';
 const TOPICS_IN_ORDER = [TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent];
 /** Seconds at the same rate before the measured run, not counted. */
 export const WARM_UP_SECONDS = 30;
+/** After the run, the chain is left idle this long (its last transactions end), then metered for IDLE_SECONDS. */
+const IDLE_SETTLE_MS = 10_000;
+export const IDLE_SECONDS = 10;
 
 export interface LatencyResult {
   delivery: Delivery;
@@ -29,6 +32,8 @@ export interface LatencyResult {
   /** CPU seconds of each process over the run, and the run's wall seconds. */
   cpu: Array<[string, number]>;
   wallSeconds: number;
+  /** CPU seconds of each process of the chain (services, broker, PostgreSQL) over IDLE_SECONDS with nothing to do, after the run. */
+  idle: Array<[string, number]>;
 }
 
 export interface Stage {
@@ -126,6 +131,12 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
   const cpu = meter.read();
   const [orderAfter, emailAfter] = await Promise.all([countsOf(hops.order), countsOf(hops.email)]);
   await consumer.disconnect();
+  // The same chain, now with nothing to do: what its consumers' polling and timers cost by themselves.
+  await sleep(IDLE_SETTLE_MS);
+  const idleMeter = new CpuMeter(services, context.broker, 'this benchmark');
+  await sleep(IDLE_SECONDS * 1000);
+  // This process only waited: its row is left out.
+  const idle = idleMeter.read().slice(0, -1);
   await context.stopAll();
   const earlier = [TOPICS.paymentSuccessful, TOPICS.orderCreated];
   await scanRanges(context.kafka, await currentRanges(context.admin, earlier, { since: runBegan }), (topic, _partition, message) => {
@@ -164,5 +175,6 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
     stages,
     cpu,
     wallSeconds,
+    idle,
   };
 }

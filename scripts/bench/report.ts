@@ -6,7 +6,7 @@ import type { ClusterResult } from './cluster';
 import type { CostResult } from './cost';
 import type { CourseResult } from './course';
 import type { HttpResult } from './http';
-import { WARM_UP_SECONDS, type LatencyResult } from './latency';
+import { IDLE_SECONDS, WARM_UP_SECONDS, type LatencyResult } from './latency';
 import type { TakeoverResult } from './takeover';
 import type { ThroughputResult } from './throughput';
 
@@ -63,6 +63,14 @@ const counted = (c: ThroughputResult['counts']) =>
   `${n(c.orders)} / ${n(c.distinctPayments)} / ${n(c.emails)} / ${Object.values(c.analytics).map((v) => n(v)).join(', ')}`;
 
 /** The table of bench/RESULTS.md: each figure a ratio within this run, or an absolute labelled with the machine. */
+/** The idle chain's CPU as a share of one core, and its broker's part (when the broker is the benchmark's own). */
+function idleShare(run: LatencyResult): string {
+  const share = (seconds: number) => `${n((seconds / IDLE_SECONDS) * 100, 1)} %`;
+  const sum = (rows: Array<[string, number]>) => rows.reduce((total, [, seconds]) => total + seconds, 0);
+  const brokers = run.idle.filter(([name]) => name.startsWith('Kafka'));
+  return `${share(sum(run.idle))} of a core${brokers.length > 0 ? `, the broker ${share(sum(brokers))} of it` : ''}`;
+}
+
 export function renderResults(results: BenchResults, machine: Machine, command: string, latencyRate: number): string {
   const rows: string[] = [];
   const { course, throughput, http, cost, latency, latencyAtLeastOnce, takeover, cluster } = results;
@@ -112,6 +120,7 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
     rows.push(
       `| \`POST /payment\` → \`email-sent\` written, ${label}, at a steady ${run.rate}/s (${n(run.sent)} payments after a ${WARM_UP_SECONDS} s warm-up, ${run.failed} failed) | p50 ${n(run.p50, 1)} ms, p99 ${n(run.p99, 1)} ms, max ${n(run.max, 1)} ms | p99 < 100 ms | ${verdict(run.p99 < 100 && run.failed === 0)} |`,
       `| … until a consumer in the benchmark received it (read_committed: after the transaction committed) | p50 ${n(run.received.p50, 1)} ms, p99 ${n(run.received.p99, 1)} ms | | |`,
+      `| … the same chain idle after the run (nothing to handle): CPU of its processes over ${IDLE_SECONDS} s | ${idleShare(run)} | | |`,
     );
   }
   if (takeover) {
@@ -161,9 +170,12 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
           return `| ${name} | ${n(p50)} ms | ${n(p99)} ms | ${perTransaction} | ${work ? `${n(work.meanHandlerMs, 1)} ms` : ''} |`;
         }),
         '',
-        '| process | CPU seconds | share of one core |',
-        '|---|---|---|',
-        ...latency.cpu.map(([name, seconds]) => `| ${name} | ${n(seconds, 1)} | ${n((seconds / latency.wallSeconds) * 100)} % |`),
+        '| process | CPU seconds | share of one core | idle after the run: share of one core |',
+        '|---|---|---|---|',
+        ...latency.cpu.map(([name, seconds]) => {
+          const idle = latency.idle.find(([process]) => process === name)?.[1];
+          return `| ${name} | ${n(seconds, 1)} | ${n((seconds / latency.wallSeconds) * 100)} % | ${idle === undefined ? '' : `${n((idle / IDLE_SECONDS) * 100, 1)} %`} |`;
+        }),
       ]
     : [];
   const clusterProfile = cluster

@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import { installIdleConnectionFix } from './idle-connections';
 
 /**
- * kafkajs' own request queue, through Node's require as the fix reaches it (jest's module registry would hand
- * out a second copy of the class).
+ * kafkajs' own request queue, through `createRequire` as the fix reaches it: under jest both go through the test
+ * file's module registry, so they see the same class, and the fake timers reach it.
  */
 interface Queue {
   push(request: { entry: { correlationId: number; apiName: string; resolve: () => void; reject: () => void }; expectResponse: boolean; sendRequest: () => void }): void;
