@@ -62,7 +62,6 @@ const n = (value: number, digits = 0) => value.toLocaleString('en-US', { maximum
 const counted = (c: ThroughputResult['counts']) =>
   `${n(c.orders)} / ${n(c.distinctPayments)} / ${n(c.emails)} / ${Object.values(c.analytics).map((v) => n(v)).join(', ')}`;
 
-/** The table of bench/RESULTS.md: each figure a ratio within this run, or an absolute labelled with the machine. */
 /** The idle chain's CPU as a share of one core, and its broker's part (when the broker is the benchmark's own). */
 function idleShare(run: LatencyResult): string {
   const share = (seconds: number) => `${n((seconds / IDLE_SECONDS) * 100, 1)} %`;
@@ -71,6 +70,7 @@ function idleShare(run: LatencyResult): string {
   return `${share(sum(run.idle))} of a core${brokers.length > 0 ? `, the broker ${share(sum(brokers))} of it` : ''}`;
 }
 
+/** The table of bench/RESULTS.md: each figure a ratio within this run, or an absolute labelled with the machine. */
 export function renderResults(results: BenchResults, machine: Machine, command: string, latencyRate: number): string {
   const rows: string[] = [];
   const { course, throughput, http, cost, latency, latencyAtLeastOnce, takeover, cluster } = results;
