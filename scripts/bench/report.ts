@@ -62,12 +62,14 @@ const n = (value: number, digits = 0) => value.toLocaleString('en-US', { maximum
 const counted = (c: ThroughputResult['counts']) =>
   `${n(c.orders)} / ${n(c.distinctPayments)} / ${n(c.emails)} / ${Object.values(c.analytics).map((v) => n(v)).join(', ')}`;
 
+/** CPU seconds over the idle window as a share of one core. */
+const idleShareOfCore = (seconds: number) => `${n((seconds / IDLE_SECONDS) * 100, 1)} %`;
+
 /** The idle chain's CPU as a share of one core, and its broker's part (when the broker is the benchmark's own). */
 function idleShare(run: LatencyResult): string {
-  const share = (seconds: number) => `${n((seconds / IDLE_SECONDS) * 100, 1)} %`;
   const sum = (rows: Array<[string, number]>) => rows.reduce((total, [, seconds]) => total + seconds, 0);
   const brokers = run.idle.filter(([name]) => name.startsWith('Kafka'));
-  return `${share(sum(run.idle))} of a core${brokers.length > 0 ? `, the broker ${share(sum(brokers))} of it` : ''}`;
+  return `${idleShareOfCore(sum(run.idle))} of a core${brokers.length > 0 ? `, the broker ${idleShareOfCore(sum(brokers))} of it` : ''}`;
 }
 
 /** The table of bench/RESULTS.md: each figure a ratio within this run, or an absolute labelled with the machine. */
@@ -174,7 +176,7 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
         '|---|---|---|---|',
         ...latency.cpu.map(([name, seconds]) => {
           const idle = latency.idle.find(([process]) => process === name)?.[1];
-          return `| ${name} | ${n(seconds, 1)} | ${n((seconds / latency.wallSeconds) * 100)} % | ${idle === undefined ? '' : `${n((idle / IDLE_SECONDS) * 100, 1)} %`} |`;
+          return `| ${name} | ${n(seconds, 1)} | ${n((seconds / latency.wallSeconds) * 100)} % | ${idle === undefined ? '' : idleShareOfCore(idle)} |`;
         }),
       ]
     : [];

@@ -44,7 +44,7 @@ describe('kafkajs connections left idle (installIdleConnectionFix)', () => {
     queue.fulfillRequest(answer(1));
     const before = checks();
     jest.advanceTimersByTime(100);
-    expect({ sent, checksIn100ms: checks() - before }).toEqual({ sent: [1], checksIn100ms: expect.any(Number) });
+    expect(sent).toEqual([1]);
     expect(checks() - before).toBeGreaterThanOrEqual(50);
     queue.destroy();
   });
