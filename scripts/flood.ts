@@ -4,6 +4,7 @@ import { TOPICS } from '@app/contracts';
 import { brokersFromEnv, toolKafka } from './lib/kafka-local';
 import { positiveInt, positiveNumber } from './lib/cli-args';
 import { randomCart, randomPayment } from './lib/catalogue';
+import { describeFetchError } from './lib/fetch-errors';
 import { formatRate, Progress } from './lib/progress';
 import { RateLimiter } from './lib/rate-limiter';
 
@@ -156,14 +157,6 @@ export async function floodHttp(options: FloodHttpOptions): Promise<FloodResult>
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, count) }, worker));
   return tally.result();
-}
-
-/** undici reports `fetch failed` and hides the reason (ECONNREFUSED, a reset) in `cause`. */
-function describeFetchError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? error.cause : undefined;
-  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
-  return cause ? `${error.message}: ${code ?? cause.message}` : error.message;
 }
 
 const INTENSE = 5000;

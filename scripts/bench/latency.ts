@@ -1,8 +1,9 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { TOPICS } from '@app/contracts';
+import { CONSUMER_GROUPS, GROUP_TOPICS, TOPICS } from '@app/contracts';
+import { describeFetchError } from '../lib/fetch-errors';
 import { chainSpecs } from '../lib/services';
 import { currentRanges, scanRanges } from '../lib/topic-scan';
-import { waitFor } from '../lib/wait';
 import { consumerCounts, CpuMeter, percentile, type BenchContext, type ConsumerCounts } from './context';
 import type { Delivery } from './throughput';
 
@@ -12,6 +13,9 @@ export const WARM_UP_SECONDS = 30;
 /** After the run, the chain is left idle this long (its last transactions end), then metered for IDLE_SECONDS. */
 const IDLE_SETTLE_MS = 10_000;
 export const IDLE_SECONDS = 10;
+/** How often the client's event loop is sampled; the histogram holds whole intervals, this much over is late. */
+const LOOP_RESOLUTION_MS = 10;
+const lateBy = (intervalNs: number) => Math.max(0, intervalNs / 1e6 - LOOP_RESOLUTION_MS);
 
 export interface LatencyResult {
   delivery: Delivery;
@@ -21,9 +25,16 @@ export interface LatencyResult {
   p50: number;
   p99: number;
   max: number;
-  /** The same, until a consumer in the benchmark process received it: adds that consumer's own fetch delay. */
-  received: { p50: number; p99: number };
   failed: number;
+  /** POSTs of the warm-up that failed (not measured, but a sign the chain or the client struggled). */
+  failedInWarmUp: number;
+  /** Why POSTs failed, warm-up included: the status and body, or the client's error, with how many failed so. */
+  failures: Record<string, number>;
+  /**
+   * How late this process's own event loop ran over the measured run (ms): a request is sent, and its answer
+   * read, only when the loop gets to it, so this much of each latency may be the client's, not the chain's.
+   */
+  clientLoopDelay: { p99: number; max: number };
   /**
    * Each hop, from the broker timestamps of the records; for a service's hop, what its consumers did over the
    * measured run, from their own metrics.
@@ -60,36 +71,34 @@ function hopWork(input: string, before: Array<Record<string, ConsumerCounts>>, a
 }
 
 /**
- * From `POST /payment` to its `email-sent` event, at a steady rate: each payment has its own user id, and a
- * consumer in this process reads `email-sent`, noting each record's timestamp (when email produced it) and when
- * it arrived. The other topics' timestamps, for the hops, are read after the run: read live, they cost a fetch
- * per record on the cores the chain needs.
+ * From `POST /payment` to its `email-sent` event, at a steady rate: each payment has its own user id. The end of
+ * a run is seen in the order and email groups' lag; the records' timestamps (when each service produced them)
+ * are read after the run. A consumer reading them live would fetch every few milliseconds on the cores the
+ * chain needs, and its client and the broker's answers took a tenth of a core or more.
  */
 export async function latencyExperiment(context: BenchContext, rate: number, seconds: number, delivery: Delivery): Promise<LatencyResult> {
   await context.reset(3);
   const services = await context.start(chainSpecs(), { DELIVERY: delivery });
   const payment = services.find((s) => s.spec.service === 'payment')!;
-  const consumer = context.kafka.consumer({ groupId: `bench-latency-${Date.now()}`, maxWaitTimeInMs: 20 });
-  const arrived = new Map<number, number>();
   // Broker timestamps of each user's records on every topic, to split the latency by hop.
   const stamped = new Map<string, Map<number, number>>(TOPICS_IN_ORDER.map((t) => [t, new Map()]));
-  await consumer.connect();
-  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
-  await consumer.subscribe({ topics: [TOPICS.emailSent], fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ topic, message }) => {
-      const { user_id } = JSON.parse(String(message.value)) as { user_id: number };
-      stamped.get(topic)!.set(user_id, Number(message.timestamp));
-      if (topic === TOPICS.emailSent && !arrived.has(user_id)) arrived.set(user_id, performance.now());
-    },
-  });
-  await joined;
+  // Each hop commits what it consumed with (exactly once) or after (at least once) what it produced: once both
+  // groups have no lag, every accepted payment's email-sent is written.
+  const hopGroups = { [CONSUMER_GROUPS.order]: GROUP_TOPICS[CONSUMER_GROUPS.order], [CONSUMER_GROUPS.email]: GROUP_TOPICS[CONSUMER_GROUPS.email] };
 
-  /** Posts `count` payments at `rate`, each for its own user from `firstUser` on; notes when each was sent. */
+  const failures = new Map<string, number>();
+  /**
+   * Posts `count` payments at `rate`, each for its own user from `firstUser` on; notes when each accepted one
+   * was sent, and waits until the chain has made each an email.
+   */
   const sendSteadily = async (count: number, firstUser: number) => {
-    const sentAt = new Map<number, number>();
     const sentWallClock = new Map<number, number>();
     let failed = 0;
+    const fail = (userId: number, reason: string) => {
+      failed++;
+      sentWallClock.delete(userId);
+      failures.set(reason, (failures.get(reason) ?? 0) + 1);
+    };
     const requests: Promise<void>[] = [];
     const began = performance.now();
     for (let i = 0; i < count; i++) {
@@ -97,40 +106,46 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
       const wait = due - performance.now();
       if (wait > 0) await sleep(wait);
       const userId = firstUser + i;
-      sentAt.set(userId, performance.now());
       sentWallClock.set(userId, Date.now());
       requests.push(
         fetch(`${payment.url}/payment`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ user_id: userId, cart: [{ name: 'AirPods Pro', price: 249, quantity: 1 }] }),
-        }).then(
-          (response) => void (response.status === 200 || (failed++, sentAt.delete(userId))),
-          () => void (failed++, sentAt.delete(userId)),
-        ),
+        })
+          .then(async (response) => {
+            // Read to the end either way: undici keeps a connection whose answer is unread from being used again,
+            // so every POST would open a new one (thousands, until the server's queue of new connections overflowed).
+            const body = await response.text();
+            if (response.status !== 200) fail(userId, `HTTP ${response.status}: ${body.slice(0, 200)}`);
+          })
+          .catch((error: unknown) => fail(userId, describeFetchError(error))),
       );
     }
     await Promise.all(requests);
-    await waitFor(() => [...sentAt.keys()].every((u) => arrived.has(u)), { timeoutMs: 120_000, what: 'every confirmation email event' });
-    return { sentAt, sentWallClock, failed };
+    await context.drained(hopGroups, [], 0, 120_000);
+    return { sentWallClock, failed };
   };
 
   // The services and the broker have just started: their JIT compilers would otherwise run during the
   // measurement (the broker's C2 compiler thread took a quarter of a core in the first seconds).
-  await sendSteadily(rate * WARM_UP_SECONDS, 2_000_000);
+  const warmUp = await sendSteadily(rate * WARM_UP_SECONDS, 2_000_000);
 
   const hops = { order: services.filter((s) => s.spec.service === 'order'), email: services.filter((s) => s.spec.service === 'email') };
   const countsOf = (of: typeof services) => Promise.all(of.map((s) => consumerCounts(s.url)));
   const [orderBefore, emailBefore] = await Promise.all([countsOf(hops.order), countsOf(hops.email)]);
-  const meter = new CpuMeter(services, context.broker, 'this benchmark (HTTP client, consumer)');
+  const meter = new CpuMeter(services, context.broker, 'this benchmark (HTTP client)');
   const runBegan = new Date();
+  const loop = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  loop.enable();
   const wallBefore = performance.now();
   const count = rate * seconds;
-  const { sentAt, sentWallClock, failed } = await sendSteadily(count, 1_000_000);
+  const { sentWallClock, failed } = await sendSteadily(count, 1_000_000);
   const wallSeconds = (performance.now() - wallBefore) / 1000;
+  loop.disable();
+  if (failures.size > 0) console.warn(`[bench] ${delivery}: POSTs failed: ${JSON.stringify(Object.fromEntries(failures))}`);
   const cpu = meter.read();
   const [orderAfter, emailAfter] = await Promise.all([countsOf(hops.order), countsOf(hops.email)]);
-  await consumer.disconnect();
   // The same chain, now with nothing to do: what its consumers' polling and timers cost by themselves.
   await sleep(IDLE_SETTLE_MS);
   const idleMeter = new CpuMeter(services, context.broker, 'this benchmark');
@@ -138,12 +153,11 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
   // This process only waited: its row is left out.
   const idle = idleMeter.read().slice(0, -1);
   await context.stopAll();
-  const earlier = [TOPICS.paymentSuccessful, TOPICS.orderCreated];
-  await scanRanges(context.kafka, await currentRanges(context.admin, earlier, { since: runBegan }), (topic, _partition, message) => {
+  await scanRanges(context.kafka, await currentRanges(context.admin, TOPICS_IN_ORDER, { since: runBegan }), (topic, _partition, message) => {
     const { user_id } = JSON.parse(String(message.value)) as { user_id: number };
     stamped.get(topic)!.set(user_id, Number(message.timestamp));
   });
-  const users = [...sentAt.keys()];
+  const users = [...sentWallClock.keys()];
   const hop = (name: string, from: Map<number, number>, to: Map<number, number>, work?: HopWork): Stage => {
     const times = users
       .map((u) => {
@@ -162,7 +176,6 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
     hop('order-created → email-sent (email)', orders, emails, hopWork(TOPICS.orderCreated, emailBefore, emailAfter)),
   ];
   const written = users.map((u) => emails.get(u)! - sentWallClock.get(u)!).sort((a, b) => a - b);
-  const received = [...sentAt].map(([user, at]) => arrived.get(user)! - at).sort((a, b) => a - b);
   return {
     delivery,
     rate,
@@ -170,8 +183,10 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
     p50: percentile(written, 50),
     p99: percentile(written, 99),
     max: written[written.length - 1],
-    received: { p50: percentile(received, 50), p99: percentile(received, 99) },
     failed,
+    failedInWarmUp: warmUp.failed,
+    failures: Object.fromEntries(failures),
+    clientLoopDelay: { p99: lateBy(loop.percentile(99)), max: lateBy(loop.max) },
     stages,
     cpu,
     wallSeconds,
