@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Admin, Kafka } from 'kafkajs';
 import { GROUP_TOPICS } from '@app/contracts';
 import { describeLag, ensureTopics, topicPlan, totalLag } from '@app/kafka';
@@ -10,6 +11,8 @@ import { waitFor } from '../lib/wait';
 export const PIPE_TOPIC = 'bench-pipe-out';
 export const PIPE_GROUP = 'bench-pipe';
 const PORT_OFFSET = 20_000;
+/** How long after first seeing the groups drained `drained` looks again to confirm it. */
+const DRAIN_CONFIRM_MS = 500;
 
 /** Where the benchmark's Kafka runs: the addresses, and the broker processes whose CPU it measures. */
 export interface BenchKafka {
@@ -116,14 +119,24 @@ export class BenchContext {
    * Waits until the groups have consumed everything of the topics they read and each topic of `topics` holds
    * at least `expected` records (so the downstream events exist too), polling the broker; returns the moment
    * that was first seen. `groups` maps each group to its topics; a chain group name alone reads its usual ones.
+   *
+   * Drained is confirmed by a second look DRAIN_CONFIRM_MS later. Exactly once, a transaction's markers land on
+   * __consumer_offsets and on its output topic one after the other: read between the two, a group can show no
+   * lag while the records it just produced are still hidden from the next group.
    */
   async drained(groups: string[] | Record<string, string[]>, topics: string[], expected: number, timeoutMs: number): Promise<number> {
     const lagGroups = Array.isArray(groups)
       ? Object.fromEntries(groups.map((g) => [g, GROUP_TOPICS[g]]))
       : groups;
+    const isDrained = async () => {
+      for (const topic of topics) if ((await this.endOffsets(topic)) < expected) return false;
+      return totalLag(await describeLag(this.admin, lagGroups)) === 0;
+    };
     return waitFor(async () => {
-      for (const topic of topics) if ((await this.endOffsets(topic)) < expected) return undefined;
-      return totalLag(await describeLag(this.admin, lagGroups)) === 0 ? performance.now() : undefined;
+      if (!(await isDrained())) return undefined;
+      const seen = performance.now();
+      await sleep(DRAIN_CONFIRM_MS);
+      return (await isDrained()) ? seen : undefined;
     }, { timeoutMs, intervalMs: 100, what: `${Object.keys(lagGroups).join(', ')} to drain ${expected} records` });
   }
 }
