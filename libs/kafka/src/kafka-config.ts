@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { Partitioners, type ISocketFactory, type KafkaConfig, type ProducerConfig } from 'kafkajs';
 import { registerCompressionCodecs } from './codecs';
 import { installIdleConnectionFix } from './idle-connections';
+import { installIdleFetches } from './idle-fetches';
 import { installUndecodableBatchGuard } from './undecodable-batches';
 import { kafkajsLogCreator } from './kafka-logging';
 
@@ -25,6 +26,7 @@ export function kafkaClientConfig(brokers: string[], clientId: string): KafkaCon
   registerCompressionCodecs();
   installUndecodableBatchGuard();
   installIdleConnectionFix();
+  installIdleFetches();
   const logCreator = kafkajsLogCreator();
   return {
     clientId,
