@@ -1,67 +1,109 @@
 import { createRequire } from 'node:module';
-import { adaptiveFetch, IDLE_FETCH, installIdleFetches, nextFetch } from './idle-fetches';
+import { adaptiveFetch, FetchMode, IDLE_FETCH, installIdleFetches, QUIET_MS } from './idle-fetches';
 
 const GATHER = { minBytes: 64 * 1024, maxWaitMs: 25 };
 const batch = (records: number) => ({ isEmpty: () => records === 0 });
+type Batch = ReturnType<typeof batch>;
 
-/** A stand-in for kafkajs' ConsumerGroup: its fetch notes what each request asked for and returns what it is given. */
-function group(minBytes: number, maxWaitTime: number, answers: Array<Array<ReturnType<typeof batch>>>) {
+interface Fields {
+  minBytes: number;
+  maxWaitTime: number;
+  fetch(nodeId: number): Promise<Batch[]>;
+}
+
+/**
+ * A stand-in for kafkajs' ConsumerGroup on a clock of the test's: its fetch waits a turn before it reads the
+ * fields (kafkajs awaits the broker first), notes what it asked for, and returns the answer given for it.
+ */
+function group(minBytes: number, maxWaitTime: number) {
+  let clock = 0;
   const asked: Array<{ nodeId: number; minBytes: number; maxWaitMs: number }> = [];
-  interface Fields {
-    minBytes: number;
-    maxWaitTime: number;
-    fetch(nodeId: number): Promise<Array<ReturnType<typeof batch>>>;
-  }
+  const answers: Batch[][] = [];
   const fields: Fields = {
     minBytes,
     maxWaitTime,
-    fetch: adaptiveFetch(async function (this: Fields, nodeId: number) {
-      asked.push({ nodeId, minBytes: this.minBytes, maxWaitMs: this.maxWaitTime });
-      return answers.shift() ?? [];
-    }),
+    fetch: adaptiveFetch(
+      async function (this: Fields, nodeId: number) {
+        await Promise.resolve();
+        asked.push({ nodeId, minBytes: this.minBytes, maxWaitMs: this.maxWaitTime });
+        return answers.shift() ?? [batch(0)];
+      },
+      () => clock,
+    ),
   };
-  return { fields, asked };
+  const fetchAt = async (time: number, answer: Batch[], nodeId = 1) => {
+    clock = time;
+    answers.push(answer);
+    await fields.fetch(nodeId);
+    return asked[asked.length - 1];
+  };
+  return { fields, asked, fetchAt };
 }
 
-describe('fetches of a gathering consumer that finds nothing (idle fetches)', () => {
-  it('gathers while records come, and waits for the first one once none came', () => {
-    expect(nextFetch(GATHER, [batch(0), batch(3)])).toEqual(GATHER);
-    expect(nextFetch(GATHER, [batch(0), batch(0)])).toEqual(IDLE_FETCH);
-    expect(nextFetch(GATHER, [])).toEqual(IDLE_FETCH);
+const settings = ({ minBytes, maxWaitMs }: { minBytes: number; maxWaitMs: number }) => ({ minBytes, maxWaitMs });
+
+describe('fetches of a gathering consumer that has been quiet (idle fetches)', () => {
+  it('gathers through short silences, idles after a quiet second, and gathers again at the first record', () => {
+    const mode = new FetchMode(GATHER);
+    expect(mode.current(0)).toEqual(GATHER);
+    mode.fetched([batch(0), batch(0)], 0);
+    expect(mode.current(QUIET_MS - 1)).toEqual(GATHER);
+    mode.fetched([batch(0)], QUIET_MS - 1);
+    expect(mode.current(QUIET_MS)).toEqual(IDLE_FETCH);
+    mode.fetched([batch(0), batch(2)], QUIET_MS + 300);
+    expect(mode.current(QUIET_MS + 300)).toEqual(GATHER);
     expect(IDLE_FETCH.minBytes).toBe(1);
   });
 
-  it('asks with its gathering first, idles after an empty fetch, and gathers again once a record came', async () => {
-    const { fields, asked } = group(GATHER.minBytes, GATHER.maxWaitMs, [[batch(2)], [batch(0)], [batch(0)], [batch(1)], []]);
-    for (let i = 0; i < 5; i++) await fields.fetch(1);
-    expect(asked.map(({ minBytes, maxWaitMs }) => ({ minBytes, maxWaitMs }))).toEqual([GATHER, GATHER, IDLE_FETCH, IDLE_FETCH, GATHER]);
+  it('a record ends a quiet that has not lasted a second, which then starts over', () => {
+    const mode = new FetchMode(GATHER);
+    mode.fetched([batch(0)], 0);
+    mode.fetched([batch(1)], 900);
+    mode.fetched([batch(0)], 950);
+    expect(mode.current(1500)).toEqual(GATHER);
+    expect(mode.current(950 + QUIET_MS)).toEqual(IDLE_FETCH);
   });
 
-  it('keeps the mode of each broker apart', async () => {
-    // Broker 1 brings nothing, broker 2 records: only broker 1's next fetch idles.
-    const { fields, asked } = group(GATHER.minBytes, GATHER.maxWaitMs, [[batch(0)], [batch(5)], [], []]);
-    await fields.fetch(1);
-    await fields.fetch(2);
-    await fields.fetch(1);
-    await fields.fetch(2);
-    expect(asked.slice(2)).toEqual([
-      { nodeId: 1, ...IDLE_FETCH },
-      { nodeId: 2, ...GATHER },
-    ]);
+  it('keeps its mode through fetches that bring no batch at all (partitions paused for a retry, a failed fetch)', () => {
+    const quiet = new FetchMode(GATHER);
+    quiet.fetched([batch(0)], 0);
+    quiet.fetched([], 500);
+    expect(quiet.current(QUIET_MS)).toEqual(IDLE_FETCH);
+    const busy = new FetchMode(GATHER);
+    busy.fetched([batch(3)], 0);
+    busy.fetched([], 500);
+    busy.fetched([], 5000);
+    expect(busy.current(5000)).toEqual(GATHER);
+  });
+
+  it("sets kafkajs' fields for each fetch from the consumer's mode", async () => {
+    const { fetchAt } = group(GATHER.minBytes, GATHER.maxWaitMs);
+    expect(settings(await fetchAt(0, [batch(2)]))).toEqual(GATHER);
+    expect(settings(await fetchAt(25, [batch(0)]))).toEqual(GATHER);
+    expect(settings(await fetchAt(600, [batch(0)]))).toEqual(GATHER);
+    expect(settings(await fetchAt(25 + QUIET_MS, [batch(1)]))).toEqual(IDLE_FETCH);
+    expect(settings(await fetchAt(1100, [batch(0)]))).toEqual(GATHER);
+  });
+
+  it('one mode for all the brokers a consumer fetches from: a record from any ends the quiet for all', async () => {
+    const { fields, asked, fetchAt } = group(GATHER.minBytes, GATHER.maxWaitMs);
+    await fetchAt(0, [batch(0)], 1);
+    await fetchAt(QUIET_MS, [batch(0)], 2);
+    // Two fetches in flight at once, as two brokers' fetchers run: each reads the fields after a turn.
+    const both = Promise.all([fields.fetch(1), fields.fetch(2)]);
+    await both;
+    expect(asked.slice(2).map(settings)).toEqual([IDLE_FETCH, IDLE_FETCH]);
+    await fetchAt(QUIET_MS + 10, [batch(4)], 2);
+    expect(settings(await fetchAt(QUIET_MS + 20, [batch(0)], 1))).toEqual(GATHER);
   });
 
   it('leaves a consumer that does not gather as it was created', async () => {
-    const { fields, asked } = group(1, 500, [[batch(0)], [batch(0)]]);
-    await fields.fetch(1);
-    await fields.fetch(1);
-    expect(asked.map(({ minBytes, maxWaitMs }) => ({ minBytes, maxWaitMs }))).toEqual([
-      { minBytes: 1, maxWaitMs: 500 },
-      { minBytes: 1, maxWaitMs: 500 },
-    ]);
+    const { fetchAt } = group(1, 100);
+    for (const time of [0, 2 * QUIET_MS, 4 * QUIET_MS]) expect(settings(await fetchAt(time, [batch(0)]))).toEqual({ minBytes: 1, maxWaitMs: 100 });
   });
 
   it("wraps kafkajs' own ConsumerGroup, whose fetch reads the fields it sets", () => {
-    type ConsumerGroupClass = new (options: Record<string, unknown>) => { minBytes: number; maxWaitTime: number; fetch: unknown };
+    type ConsumerGroupClass = new (options: Record<string, unknown>) => { minBytes: number; maxWaitTime: number };
     const ConsumerGroup = createRequire(__filename)('kafkajs/src/consumer/consumerGroup.js') as ConsumerGroupClass & { prototype: { fetch: () => unknown } };
     const original = ConsumerGroup.prototype.fetch;
     // The fields the wrapper sets are the ones kafkajs' fetch request reads: a rename in kafkajs fails here.
@@ -70,10 +112,9 @@ describe('fetches of a gathering consumer that finds nothing (idle fetches)', ()
     const created = new ConsumerGroup({ logger, minBytes: 65536, maxWaitTimeInMs: 25, topics: [], retry: {} });
     expect([created.minBytes, created.maxWaitTime]).toEqual([65536, 25]);
     installIdleFetches();
-    expect(ConsumerGroup.prototype.fetch).not.toBe(original);
+    const wrapped = ConsumerGroup.prototype.fetch;
+    expect(wrapped).not.toBe(original);
     installIdleFetches();
-    const once = ConsumerGroup.prototype.fetch;
-    installIdleFetches();
-    expect(ConsumerGroup.prototype.fetch).toBe(once);
+    expect(ConsumerGroup.prototype.fetch).toBe(wrapped);
   });
 });

@@ -59,8 +59,8 @@ export interface ConsumerServerSettings {
 /**
  * A fetch that waits for records to gather: the broker answers once `minBytes` are there or `maxWaitMs` has
  * passed. What the records of one fetch cost together (a statement, a transaction) is then shared by more of
- * them at a trickle; in a burst the bytes are there at once and nothing waits. Idle, the consumer asks again
- * every `maxWaitMs`.
+ * them at a trickle; in a burst the bytes are there at once and nothing waits. After a quiet second the consumer
+ * waits for the first record instead (idle-fetches.ts), so idle it does not ask every `maxWaitMs`.
  */
 export interface FetchGathering {
   minBytes: number;
