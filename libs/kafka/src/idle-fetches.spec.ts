@@ -8,6 +8,7 @@ type Batch = ReturnType<typeof batch>;
 interface Fields {
   minBytes: number;
   maxWaitTime: number;
+  subscriptionState: { paused(): unknown[] };
   fetch(nodeId: number): Promise<Batch[]>;
 }
 
@@ -19,9 +20,11 @@ function group(minBytes: number, maxWaitTime: number) {
   let clock = 0;
   const asked: Array<{ nodeId: number; minBytes: number; maxWaitMs: number }> = [];
   const answers: Batch[][] = [];
+  const paused: unknown[] = [];
   const fields: Fields = {
     minBytes,
     maxWaitTime,
+    subscriptionState: { paused: () => paused },
     fetch: adaptiveFetch(
       async function (this: Fields, nodeId: number) {
         await Promise.resolve();
@@ -37,7 +40,7 @@ function group(minBytes: number, maxWaitTime: number) {
     await fields.fetch(nodeId);
     return asked[asked.length - 1];
   };
-  return { fields, asked, fetchAt };
+  return { fields, asked, fetchAt, paused };
 }
 
 const settings = ({ minBytes, maxWaitMs }: { minBytes: number; maxWaitMs: number }) => ({ minBytes, maxWaitMs });
@@ -46,34 +49,40 @@ describe('fetches of a gathering consumer that has been quiet (idle fetches)', (
   it('gathers through short silences, idles after a quiet second, and gathers again at the first record', () => {
     const mode = new FetchMode(GATHER);
     expect(mode.current(0)).toEqual(GATHER);
-    mode.fetched([batch(0), batch(0)], 0);
+    mode.fetched([batch(0), batch(0)], 0, false);
     expect(mode.current(QUIET_MS - 1)).toEqual(GATHER);
-    mode.fetched([batch(0)], QUIET_MS - 1);
+    mode.fetched([batch(0)], QUIET_MS - 1, false);
     expect(mode.current(QUIET_MS)).toEqual(IDLE_FETCH);
-    mode.fetched([batch(0), batch(2)], QUIET_MS + 300);
+    mode.fetched([batch(0), batch(2)], QUIET_MS + 300, false);
     expect(mode.current(QUIET_MS + 300)).toEqual(GATHER);
     expect(IDLE_FETCH.minBytes).toBe(1);
   });
 
   it('a record ends a quiet that has not lasted a second, which then starts over', () => {
     const mode = new FetchMode(GATHER);
-    mode.fetched([batch(0)], 0);
-    mode.fetched([batch(1)], 900);
-    mode.fetched([batch(0)], 950);
+    mode.fetched([batch(0)], 0, false);
+    mode.fetched([batch(1)], 900, false);
+    mode.fetched([batch(0)], 950, false);
     expect(mode.current(1500)).toEqual(GATHER);
     expect(mode.current(950 + QUIET_MS)).toEqual(IDLE_FETCH);
   });
 
-  it('keeps its mode through fetches that bring no batch at all (partitions paused for a retry, a failed fetch)', () => {
-    const quiet = new FetchMode(GATHER);
-    quiet.fetched([batch(0)], 0);
-    quiet.fetched([], 500);
-    expect(quiet.current(QUIET_MS)).toEqual(IDLE_FETCH);
-    const busy = new FetchMode(GATHER);
-    busy.fetched([batch(3)], 0);
-    busy.fetched([], 500);
-    busy.fetched([], 5000);
-    expect(busy.current(5000)).toEqual(GATHER);
+  it('stays gathering while a partition is paused for a retry, so its resume does not wait behind an idle fetch', () => {
+    const mode = new FetchMode(GATHER);
+    mode.fetched([batch(0)], 0, false);
+    // Every partition paused: kafkajs returns no batch at all; some paused: the others come back empty.
+    mode.fetched([], 500, true);
+    mode.fetched([batch(0)], 900, true);
+    expect(mode.current(900 + QUIET_MS - 1)).toEqual(GATHER);
+    mode.fetched([batch(0)], 2000, false);
+    expect(mode.current(2000 + QUIET_MS)).toEqual(IDLE_FETCH);
+  });
+
+  it('idles when it has nothing to ask for (no partition assigned) or its fetches fail', () => {
+    const mode = new FetchMode(GATHER);
+    mode.fetched([], 0, false);
+    mode.fetched([], 800, false);
+    expect(mode.current(QUIET_MS)).toEqual(IDLE_FETCH);
   });
 
   it("sets kafkajs' fields for each fetch from the consumer's mode", async () => {
@@ -86,15 +95,20 @@ describe('fetches of a gathering consumer that has been quiet (idle fetches)', (
   });
 
   it('one mode for all the brokers a consumer fetches from: a record from any ends the quiet for all', async () => {
-    const { fields, asked, fetchAt } = group(GATHER.minBytes, GATHER.maxWaitMs);
+    const { fetchAt } = group(GATHER.minBytes, GATHER.maxWaitMs);
     await fetchAt(0, [batch(0)], 1);
-    await fetchAt(QUIET_MS, [batch(0)], 2);
-    // Two fetches in flight at once, as two brokers' fetchers run: each reads the fields after a turn.
-    const both = Promise.all([fields.fetch(1), fields.fetch(2)]);
-    await both;
-    expect(asked.slice(2).map(settings)).toEqual([IDLE_FETCH, IDLE_FETCH]);
+    expect(settings(await fetchAt(QUIET_MS, [batch(0)], 2))).toEqual(IDLE_FETCH);
+    expect(settings(await fetchAt(QUIET_MS + 5, [batch(0)], 1))).toEqual(IDLE_FETCH);
     await fetchAt(QUIET_MS + 10, [batch(4)], 2);
     expect(settings(await fetchAt(QUIET_MS + 20, [batch(0)], 1))).toEqual(GATHER);
+  });
+
+  it("reads kafkajs' paused partitions after each fetch", async () => {
+    const { fetchAt, paused } = group(GATHER.minBytes, GATHER.maxWaitMs);
+    await fetchAt(0, [batch(1)]);
+    paused.push({ topic: 'order-created', partitions: [0] });
+    await fetchAt(10, [batch(0)]);
+    expect(settings(await fetchAt(10 + QUIET_MS, [batch(0)]))).toEqual(GATHER);
   });
 
   it('leaves a consumer that does not gather as it was created', async () => {
@@ -103,7 +117,7 @@ describe('fetches of a gathering consumer that has been quiet (idle fetches)', (
   });
 
   it("wraps kafkajs' own ConsumerGroup, whose fetch reads the fields it sets", () => {
-    type ConsumerGroupClass = new (options: Record<string, unknown>) => { minBytes: number; maxWaitTime: number };
+    type ConsumerGroupClass = new (options: Record<string, unknown>) => { minBytes: number; maxWaitTime: number; subscriptionState: { paused(): unknown[] } };
     const ConsumerGroup = createRequire(__filename)('kafkajs/src/consumer/consumerGroup.js') as ConsumerGroupClass & { prototype: { fetch: () => unknown } };
     const original = ConsumerGroup.prototype.fetch;
     // The fields the wrapper sets are the ones kafkajs' fetch request reads: a rename in kafkajs fails here.
@@ -111,6 +125,7 @@ describe('fetches of a gathering consumer that has been quiet (idle fetches)', (
     const logger = { namespace: () => logger, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
     const created = new ConsumerGroup({ logger, minBytes: 65536, maxWaitTimeInMs: 25, topics: [], retry: {} });
     expect([created.minBytes, created.maxWaitTime]).toEqual([65536, 25]);
+    expect(created.subscriptionState.paused()).toEqual([]);
     installIdleFetches();
     const wrapped = ConsumerGroup.prototype.fetch;
     expect(wrapped).not.toBe(original);
