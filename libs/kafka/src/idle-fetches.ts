@@ -2,9 +2,9 @@ import { createRequire } from 'node:module';
 import type { FetchGathering } from './kafka-config';
 
 /**
- * How a gathering consumer fetches once it has been quiet: the broker answers at the first record, or after this
- * long. It is the wait of a consumer that does not gather (kafka-config), so leaving and rejoining a group take
- * no longer than they do there.
+ * How a consumer that does not gather fetches (consumerServerOptions), and a gathering one once it has been
+ * quiet: the broker answers at the first record, or after this long. Leaving and rejoining a group wait for the
+ * fetch under way, so a short wait is what lets a stopped instance's partitions move within a second or two.
  */
 export const IDLE_FETCH: FetchGathering = { minBytes: 1, maxWaitMs: 500 };
 

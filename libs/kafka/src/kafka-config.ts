@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { Partitioners, type ISocketFactory, type KafkaConfig, type ProducerConfig } from 'kafkajs';
 import { registerCompressionCodecs } from './codecs';
 import { installIdleConnectionFix } from './idle-connections';
-import { installIdleFetches } from './idle-fetches';
+import { IDLE_FETCH, installIdleFetches } from './idle-fetches';
 import { installUndecodableBatchGuard } from './undecodable-batches';
 import { kafkajsLogCreator } from './kafka-logging';
 
@@ -99,11 +99,9 @@ export function consumerServerOptions(settings: ConsumerServerSettings): KafkaSe
       sessionTimeout: 10_000,
       heartbeatInterval: 1000,
       rebalanceTimeout: 30_000,
-      // A fetch long-polls this long when idle; leaving and rejoining a group wait for it, so a short wait
-      // is what lets a stopped instance's partitions move within a second or two. Unless the consumer gathers,
-      // data returns at once.
-      maxWaitTimeInMs: settings.gather?.maxWaitMs ?? 500,
-      minBytes: settings.gather?.minBytes ?? 1,
+      // Unless the consumer gathers, a fetch answers at the first record, or after IDLE_FETCH's wait when idle.
+      maxWaitTimeInMs: (settings.gather ?? IDLE_FETCH).maxWaitMs,
+      minBytes: (settings.gather ?? IDLE_FETCH).minBytes,
       retry: { initialRetryTime: 300, maxRetryTime: 5000, retries: 5 },
     },
     producer: producerConfig,
