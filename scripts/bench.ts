@@ -8,6 +8,7 @@ import { courseExperiment } from './bench/course';
 import { clusterExperiment } from './bench/cluster';
 import { BenchContext } from './bench/context';
 import { httpExperiment } from './bench/http';
+import { latencyFloor } from './bench/floor';
 import { latencyExperiment } from './bench/latency';
 import { describeMachine, renderResults, type BenchResults } from './bench/report';
 import { takeoverExperiment } from './bench/takeover';
@@ -61,6 +62,8 @@ async function main(): Promise<void> {
     if (chosen.includes('latency')) {
       results.latency = await timed('latency', () => latencyExperiment(context, options.latencyRate, options.latencySeconds, 'exactly-once'));
       results.latencyAtLeastOnce = await timed('latency', () => latencyExperiment(context, options.latencyRate, options.latencySeconds, 'at-least-once'));
+      results.latencyFloor = await timed('latency', () => latencyFloor(context, options.latencyRate, options.latencySeconds, 'exactly-once'));
+      results.latencyFloorAtLeastOnce = await timed('latency', () => latencyFloor(context, options.latencyRate, options.latencySeconds, 'at-least-once'));
     }
     if (chosen.includes('throughput')) results.throughput = await timed('throughput', () => throughputExperiment(context, options.count));
     if (chosen.includes('cluster')) {

@@ -17,14 +17,23 @@ export const IDLE_SECONDS = 10;
 const LOOP_RESOLUTION_MS = 10;
 const lateBy = (intervalNs: number) => Math.max(0, intervalNs / 1e6 - LOOP_RESOLUTION_MS);
 
-export interface LatencyResult {
+/** A steady run: from sending each payment to the email hop writing its `email-sent` (the record's timestamp). */
+export interface SteadyLatency {
   delivery: Delivery;
   rate: number;
   sent: number;
-  /** From sending the POST to the email service writing `email-sent` (the record's timestamp): the figure judged. */
   p50: number;
   p99: number;
   max: number;
+  /** Each hop, from the broker timestamps of the records; for a service's hop, what its consumers did over the measured run, from their own metrics. */
+  stages: Stage[];
+  /** CPU seconds of each process over the run, and the run's wall seconds. */
+  cpu: Array<[string, number]>;
+  wallSeconds: number;
+}
+
+/** The chain's steady run, from sending the POST: the figure judged. */
+export interface LatencyResult extends SteadyLatency {
   failed: number;
   /** POSTs of the warm-up that failed (not measured, but a sign the chain or the client struggled). */
   failedInWarmUp: number;
@@ -36,14 +45,6 @@ export interface LatencyResult {
    * handed to the client, which writes it only when its loop gets to it: that wait is in the latency too.
    */
   clientLoopDelay: { p99: number; max: number; lateShare: number };
-  /**
-   * Each hop, from the broker timestamps of the records; for a service's hop, what its consumers did over the
-   * measured run, from their own metrics.
-   */
-  stages: Stage[];
-  /** CPU seconds of each process over the run, and the run's wall seconds. */
-  cpu: Array<[string, number]>;
-  wallSeconds: number;
   /** CPU seconds of each process of the chain (services, broker, PostgreSQL) over IDLE_SECONDS with nothing to do, after the run. */
   idle: Array<[string, number]>;
 }
@@ -81,52 +82,32 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
   await context.reset(3);
   const services = await context.start(chainSpecs(), { DELIVERY: delivery });
   const payment = services.find((s) => s.spec.service === 'payment')!;
-  // Broker timestamps of each user's records on every topic, to split the latency by hop.
-  const stamped = new Map<string, Map<number, number>>(TOPICS_IN_ORDER.map((t) => [t, new Map()]));
   // Each hop commits what it consumed with (exactly once) or after (at least once) what it produced: once both
   // groups have no lag, every accepted payment's email-sent is written.
   const hopGroups = { [CONSUMER_GROUPS.order]: GROUP_TOPICS[CONSUMER_GROUPS.order], [CONSUMER_GROUPS.email]: GROUP_TOPICS[CONSUMER_GROUPS.email] };
 
   const failures = new Map<string, number>();
-  /**
-   * Posts `count` payments at `rate`, each for its own user from `firstUser` on; notes when each accepted one
-   * was sent, and waits until the chain has made each an email.
-   */
-  const sendSteadily = async (count: number, firstUser: number, phase: string) => {
-    const sentWallClock = new Map<number, number>();
-    let failed = 0;
-    const fail = (userId: number, reason: string) => {
-      failed++;
-      sentWallClock.delete(userId);
-      failures.set(reason, (failures.get(reason) ?? 0) + 1);
-    };
-    const requests: Promise<void>[] = [];
-    const began = performance.now();
-    for (let i = 0; i < count; i++) {
-      const due = began + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 0) await sleep(wait);
-      const userId = firstUser + i;
-      sentWallClock.set(userId, Date.now());
-      requests.push(
-        fetch(`${payment.url}/payment`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ user_id: userId, cart: [{ name: 'AirPods Pro', price: 249, quantity: 1 }] }),
-        })
-          .then(async (response) => {
-            // Read to the end either way: undici keeps a connection whose answer is unread from being used again,
-            // so every POST would open a new one (thousands, until the server's queue of new connections overflowed).
-            const body = await response.text();
-            if (response.status !== 200) fail(userId, `HTTP ${response.status}: ${body.slice(0, 200)}`);
-          })
-          .catch((error: unknown) => fail(userId, describeFetchError(error))),
-      );
+  const post = async (userId: number): Promise<string | undefined> => {
+    try {
+      const response = await fetch(`${payment.url}/payment`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ user_id: userId, cart: [{ name: 'AirPods Pro', price: 249, quantity: 1 }] }),
+      });
+      // Read to the end either way: undici keeps a connection whose answer is unread from being used again,
+      // so every POST would open a new one (thousands, until the server's queue of new connections overflowed).
+      const body = await response.text();
+      return response.status === 200 ? undefined : `HTTP ${response.status}: ${body.slice(0, 200)}`;
+    } catch (error) {
+      return describeFetchError(error);
     }
-    await Promise.all(requests);
-    if (failed > 0) console.warn(`[bench] ${delivery}, ${phase}: ${failed} POSTs failed; why, since the warm-up began: ${JSON.stringify(Object.fromEntries(failures))}`);
+  };
+  /** Posts `count` payments at `rate` from `firstUser` on, and waits until the chain has made each an email. */
+  const sendSteadily = async (count: number, firstUser: number, phase: string) => {
+    const sent = await sendAtRate(count, rate, firstUser, post, failures);
+    if (sent.failed > 0) console.warn(`[bench] ${delivery}, ${phase}: ${sent.failed} POSTs failed; why, since the warm-up began: ${JSON.stringify(Object.fromEntries(failures))}`);
     await context.drained(hopGroups, [], 0, 120_000);
-    return { sentWallClock, failed };
+    return sent;
   };
 
   // The services and the broker have just started: their JIT compilers would otherwise run during the
@@ -154,31 +135,10 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
   // This process only waited: its row is left out.
   const idle = idleMeter.read().slice(0, -1);
   await context.stopAll();
-  await scanRanges(context.kafka, await currentRanges(context.admin, TOPICS_IN_ORDER, { since: runBegan }), (topic, _partition, message) => {
-    const { user_id } = JSON.parse(String(message.value)) as { user_id: number };
-    // A record redelivered (at least once) is written again later: the first one is when the hop made it.
-    const stamps = stamped.get(topic)!;
-    if (!stamps.has(user_id)) stamps.set(user_id, Number(message.timestamp));
-  });
-  const users = [...sentWallClock.keys()];
-  const hop = (name: string, from: Map<number, number>, to: Map<number, number>, work?: HopWork): Stage => {
-    const times = users
-      .map((u) => {
-        const [start, end] = [from.get(u), to.get(u)];
-        // A missing timestamp would make a NaN, which sorts anywhere: the percentiles would be quietly wrong.
-        if (start === undefined || end === undefined) throw new Error(`${name}: no timestamp for user ${u}`);
-        return end - start;
-      })
-      .sort((a, b) => a - b);
-    return { name, p50: percentile(times, 50), p99: percentile(times, 99), work };
-  };
-  const [payments, orders, emails] = TOPICS_IN_ORDER.map((t) => stamped.get(t)!);
-  const stages = [
-    hop('POST sent → payment-successful written', sentWallClock, payments),
-    hop('payment-successful → order-created (order)', payments, orders, hopWork(TOPICS.paymentSuccessful, orderBefore, orderAfter)),
-    hop('order-created → email-sent (email)', orders, emails, hopWork(TOPICS.orderCreated, emailBefore, emailAfter)),
-  ];
-  const written = users.map((u) => emails.get(u)! - sentWallClock.get(u)!).sort((a, b) => a - b);
+  const { written, stages } = await latencyStages(context, runBegan, sentWallClock, 'POST sent → payment-successful written', [
+    hopWork(TOPICS.paymentSuccessful, orderBefore, orderAfter),
+    hopWork(TOPICS.orderCreated, emailBefore, emailAfter),
+  ]);
   return {
     delivery,
     rate,
@@ -195,4 +155,80 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
     wallSeconds,
     idle,
   };
+}
+
+/**
+ * Sends `count` payments at `rate`, each for its own user from `firstUser` on, through `send` (which resolves
+ * with why it failed, or undefined); notes when each was sent, and forgets the failed ones, counting their
+ * reasons into `failures`.
+ */
+export async function sendAtRate(
+  count: number,
+  rate: number,
+  firstUser: number,
+  send: (userId: number) => Promise<string | undefined>,
+  failures: Map<string, number>,
+): Promise<{ sentWallClock: Map<number, number>; failed: number }> {
+  const sentWallClock = new Map<number, number>();
+  let failed = 0;
+  const requests: Promise<void>[] = [];
+  const began = performance.now();
+  for (let i = 0; i < count; i++) {
+    const due = began + (i * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const userId = firstUser + i;
+    sentWallClock.set(userId, Date.now());
+    requests.push(
+      send(userId).then((reason) => {
+        if (reason === undefined) return;
+        failed++;
+        sentWallClock.delete(userId);
+        failures.set(reason, (failures.get(reason) ?? 0) + 1);
+      }),
+    );
+  }
+  await Promise.all(requests);
+  return { sentWallClock, failed };
+}
+
+/**
+ * Reads, after a run, the timestamps of each sent payment's records on the three topics (written since
+ * `runBegan`): the latency from sending to `email-sent` written, sorted, and hop by hop. `work` is what the
+ * order and email hops' consumers did, when known.
+ */
+export async function latencyStages(
+  context: BenchContext,
+  runBegan: Date,
+  sentWallClock: Map<number, number>,
+  firstStage: string,
+  work: Array<HopWork | undefined> = [],
+): Promise<{ written: number[]; stages: Stage[] }> {
+  const stamped = new Map<string, Map<number, number>>(TOPICS_IN_ORDER.map((t) => [t, new Map()]));
+  await scanRanges(context.kafka, await currentRanges(context.admin, TOPICS_IN_ORDER, { since: runBegan }), (topic, _partition, message) => {
+    const { user_id } = JSON.parse(String(message.value)) as { user_id: number };
+    // A record redelivered (at least once) is written again later: the first one is when the hop made it.
+    const stamps = stamped.get(topic)!;
+    if (!stamps.has(user_id)) stamps.set(user_id, Number(message.timestamp));
+  });
+  const users = [...sentWallClock.keys()];
+  const hop = (name: string, from: Map<number, number>, to: Map<number, number>, hopWork?: HopWork): Stage => {
+    const times = users
+      .map((u) => {
+        const [start, end] = [from.get(u), to.get(u)];
+        // A missing timestamp would make a NaN, which sorts anywhere: the percentiles would be quietly wrong.
+        if (start === undefined || end === undefined) throw new Error(`${name}: no timestamp for user ${u}`);
+        return end - start;
+      })
+      .sort((a, b) => a - b);
+    return { name, p50: percentile(times, 50), p99: percentile(times, 99), work: hopWork };
+  };
+  const [payments, orders, emails] = TOPICS_IN_ORDER.map((t) => stamped.get(t)!);
+  const stages = [
+    hop(firstStage, sentWallClock, payments),
+    hop('payment-successful → order-created (order)', payments, orders, work[0]),
+    hop('order-created → email-sent (email)', orders, emails, work[1]),
+  ];
+  // Every user's email timestamp exists: the email hop above threw otherwise.
+  return { written: users.map((u) => emails.get(u)! - sentWallClock.get(u)!).sort((a, b) => a - b), stages };
 }

@@ -5,6 +5,7 @@ import { REPO_ROOT } from '../lib/services';
 import type { ClusterResult } from './cluster';
 import type { CostResult } from './cost';
 import type { CourseResult } from './course';
+import type { FloorResult } from './floor';
 import type { HttpResult } from './http';
 import { IDLE_SECONDS, WARM_UP_SECONDS, type LatencyResult } from './latency';
 import type { TakeoverResult } from './takeover';
@@ -18,6 +19,9 @@ export interface BenchResults {
   /** DELIVERY=exactly-once, the default. */
   latency?: LatencyResult;
   latencyAtLeastOnce?: LatencyResult;
+  /** Bare kafkajs pipes wired as the chain, at the same steady rate: the floor under each latency above. */
+  latencyFloor?: FloorResult;
+  latencyFloorAtLeastOnce?: FloorResult;
   takeover?: TakeoverResult;
   /** The exactly-once burst and steady run again, on three nodes. */
   cluster?: ClusterResult;
@@ -79,7 +83,7 @@ function idleShare(run: LatencyResult): string {
 /** The table of bench/RESULTS.md: each figure a ratio within this run, or an absolute labelled with the machine. */
 export function renderResults(results: BenchResults, machine: Machine, command: string, latencyRate: number): string {
   const rows: string[] = [];
-  const { course, throughput, http, cost, latency, latencyAtLeastOnce, takeover, cluster } = results;
+  const { course, throughput, http, cost, latency, latencyAtLeastOnce, latencyFloor, latencyFloorAtLeastOnce, takeover, cluster } = results;
   if (course) {
     rows.push(
       `| Course experiment: ${n(course.count)} payments, ${course.delayMs} ms step, drained by 1 instance / 1 partition | ${n(course.oneInstanceSeconds, 1)} s | | |`,
@@ -120,13 +124,22 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
         : [`| … CPU that a transaction per record and hop would take at ${latencyRate}/s (2 hops: order, email) | ${n((latencyRate * 2 * (t.brokerMs + t.clientMs)) / 1000, 2)} cores of ${machine.cores} | | |`]),
     );
   }
-  for (const run of [latency, latencyAtLeastOnce]) {
+  for (const [run, floor] of [
+    [latency, latencyFloor],
+    [latencyAtLeastOnce, latencyFloorAtLeastOnce],
+  ] as const) {
     if (!run) continue;
     const label = run.delivery === 'exactly-once' ? 'exactly once' : 'at least once';
     rows.push(
       `| \`POST /payment\` → \`email-sent\` written, ${label}, at a steady ${run.rate}/s (${steadyCounts(run)}) | p50 ${n(run.p50, 1)} ms, p99 ${n(run.p99, 1)} ms, max ${n(run.max, 1)} ms | p99 < 100 ms | ${verdict(run.p99 < 100 && run.failed === 0)} |`,
       `| … the benchmark's own event loop, late over the run (a POST waits for it between its send time and leaving) | p99 ${n(run.clientLoopDelay.p99, 1)} ms, max ${n(run.clientLoopDelay.max, 1)} ms, late ${n(run.clientLoopDelay.lateShare * 100, 1)} % of the time | | |`,
       `| … the same chain idle after the run (nothing to handle): CPU of its processes over ${IDLE_SECONDS} s | ${idleShare(run)} | | |`,
+    );
+    if (!floor) continue;
+    const brokerSeconds = floor.cpu.filter(([name]) => name.startsWith('Kafka')).reduce((sum, [, seconds]) => sum + seconds, 0);
+    rows.push(
+      `| … its floor: bare kafkajs pipes wired as the chain, with the services' consumer settings and ${floor.delivery === 'exactly-once' ? 'a transaction of `PartitionTransactions` per fetched batch' : 'an acks=all request per fetched batch'}, payments written by the benchmark at ${floor.rate}/s (${n(floor.sent)} after a ${WARM_UP_SECONDS} s warm-up) | p50 ${n(floor.p50, 1)} ms, p99 ${n(floor.p99, 1)} ms, max ${n(floor.max, 1)} ms; the broker ${n((brokerSeconds / floor.wallSeconds) * 100)} % of a core | | |`,
+      `| … chain / its floor, p50 and p99 (ratio, same run) | ${n(run.p50 / floor.p50, 1)}x, ${n(run.p99 / floor.p99, 1)}x | | |`,
     );
   }
   if (takeover) {
@@ -169,11 +182,12 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
         `The steady ${latency.rate}/s run (exactly once), hop by hop (broker timestamps of each payment's records; the services'`,
         `own metrics over the run) and CPU of each process over its ${n(latency.wallSeconds, 1)} s (${machine.cores} cores):`,
         '',
-        '| hop | p50 | p99 | events per transaction | mean time in handler |',
-        '|---|---|---|---|---|',
-        ...latency.stages.map(({ name, p50, p99, work }) => {
+        '| hop | p50 | p99 | events per transaction | mean time in handler | the floor\'s hop: p50, p99 |',
+        '|---|---|---|---|---|---|',
+        ...latency.stages.map(({ name, p50, p99, work }, i) => {
           const perTransaction = work?.perTransaction == null ? '' : n(work.perTransaction, 1);
-          return `| ${name} | ${n(p50)} ms | ${n(p99)} ms | ${perTransaction} | ${work ? `${n(work.meanHandlerMs, 1)} ms` : ''} |`;
+          const floor = latencyFloor?.stages[i];
+          return `| ${name} | ${n(p50)} ms | ${n(p99)} ms | ${perTransaction} | ${work ? `${n(work.meanHandlerMs, 1)} ms` : ''} | ${floor ? `${n(floor.p50)} ms, ${n(floor.p99)} ms` : ''} |`;
         }),
         '',
         '| process | CPU seconds | share of one core | idle after the run: share of one core |',
