@@ -1,7 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { KafkaParser, ServerKafka, type MessageHandler } from '@nestjs/microservices';
 import type { Admin, Consumer, ConsumerCrashEvent, ConsumerEndBatchProcessEvent, Kafka, ConsumerGroupJoinEvent, EachBatchPayload, KafkaMessage } from 'kafkajs';
-import { CommitQueue } from './consume/commit-queue';
 import { ConsumerState } from './consume/consumer-state';
 import { KeepAlive } from './consume/keep-alive';
 import { OffsetCommitter } from './consume/offset-committer';
@@ -99,10 +98,8 @@ interface Record_ {
  *   in their ProcessingOrder, a slice at a time, so the statements and produce requests they make coalesce
  *   (see Coalescer); each runs in a RecordScope;
  * - PartitionProgress moves the offset over the leading records that are done. Exactly once, each slice then
- *   ends in one transaction with the events those records published and their offset (PartitionTransactions),
- *   queued rather than awaited (CommitQueue): kafkajs fetches on while it commits, and a failed one takes the
- *   partition back to its committed offset (takeOver); at least once, OffsetCommitter commits on an interval.
- *   KeepAlive heartbeats while the batch runs;
+ *   ends in one transaction with the events those records published and their offset (PartitionTransactions);
+ *   at least once, OffsetCommitter commits on an interval. KeepAlive heartbeats while the batch runs;
  * - a record that fails for a reason that is not its own (the interceptor dead-letters those that are) holds
  *   its partition: the partition is paused, the record retried after a backoff (PartitionRetries), and the
  *   other partitions keep flowing. Nothing is thrown to kafkajs, so no consumer crash and no rebalance.
@@ -127,8 +124,6 @@ export class MonitoredKafkaServer extends ServerKafka {
    * time, so the second accepted after the fencing was surely sent after it.
    */
   private readonly fenced = new Map<string, { since: number; beats: number }>();
-  /** Exactly once: each partition's transactions, queued one after another while kafkajs fetches on. */
-  private readonly commits = new CommitQueue();
 
   constructor(
     options: KafkaServerOptions,
@@ -175,8 +170,7 @@ export class MonitoredKafkaServer extends ServerKafka {
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, resolveOffset, commitOffsetsIfNecessary, isRunning, isStale } = payload;
     const { topic, partition } = batch;
-    const key = keyOf(topic, partition);
-    if (this.fenced.has(key)) {
+    if (this.fenced.has(keyOf(topic, partition))) {
       payload.pause();
       return;
     }
@@ -197,34 +191,31 @@ export class MonitoredKafkaServer extends ServerKafka {
       committer.processed(topic, partition, moved.next, generation);
       this.noteRecovery(topic, partition, moved.next);
     };
-    // Exactly once: what the leading done records published, and their offset, in one transaction. It is queued,
-    // not awaited: kafkajs fetches on while it commits. The one before it must have committed first.
+    // Exactly once: what the leading done records published, and their offset, in one transaction.
     let committed = 0;
     const commitDone = async (): Promise<boolean> => {
-      if (!(await this.commits.previousCommitted(key))) return false;
       const moved = progress.advance();
       if (!moved) return true;
-      const staged = scopes.slice(committed, progress.leadingDone).flatMap((scope) => scope.staged);
-      const firstUncommitted = batch.messages[committed].offset;
+      const done = scopes.slice(committed, progress.leadingDone);
+      const staged = done.flatMap((scope) => scope.staged);
+      try {
+        await this.transactions!.commit(topic, partition, staged, moved.next);
+      } catch (error) {
+        this.transactionFailed(payload, batch.messages[committed].offset, error);
+        this.consume.telemetry?.transaction(topic, 'aborted');
+        return false;
+      }
+      this.consume.telemetry?.transaction(topic, 'committed');
       committed = progress.leadingDone;
-      this.commits.queue(key, firstUncommitted, this.transactions!.commit(topic, partition, staged, moved.next), {
-        committed: () => {
-          this.consume.telemetry?.transaction(topic, 'committed');
-          for (const { topic: written, events } of staged) this.consume.telemetry?.sent(written, events.length);
-          this.noteRecovery(topic, partition, moved.next);
-        },
-        failed: (error) => {
-          this.transactionFailed(payload, firstUncommitted, error);
-          this.consume.telemetry?.transaction(topic, 'aborted');
-        },
-      });
       resolveOffset(moved.handled);
+      for (const { topic: written, events } of staged) this.consume.telemetry?.sent(written, events.length);
+      this.noteRecovery(topic, partition, moved.next);
       return true;
     };
     // A failed beat (most often: a rebalance has begun) starts no more records, so the group is rejoined in
     // time and the rest of the batch is fetched again by whoever owns the partition next.
     const keepAlive = new KeepAlive(heartbeat, this.options.consumer?.heartbeatInterval ?? 3000, transactional ? undefined : advance).start();
-    const moveOn = () => keepAlive.lost || this.state.closing || !isRunning() || isStale() || this.fenced.has(key);
+    const moveOn = () => keepAlive.lost || this.state.closing || !isRunning() || isStale();
 
     const records: Record_[] = batch.messages.map((message, index) => ({ message, index }));
     let sliceBegan = 0;
@@ -272,8 +263,6 @@ export class MonitoredKafkaServer extends ServerKafka {
       }
     } finally {
       keepAlive.stop();
-      // Stopping, the batch returns only once its transaction has ended: kafkajs leaves the group after it.
-      if (transactional && (this.state.closing || !isRunning())) await this.commits.ended(key);
       // The service is stopping: this is the last moment this member may commit, and kafkajs silently drops
       // commits made through the consumer once it has begun to stop, so they go through the batch's channel.
       if (committer && (this.state.closing || !isRunning())) {
@@ -289,12 +278,9 @@ export class MonitoredKafkaServer extends ServerKafka {
   }
 
   /**
-   * Before the first batch of a partition in a generation, or after its transaction failed: waits for this
-   * member's own last transaction of it to end, claims it (fencing its previous writer), then reads the group's
-   * committed offset again. kafkajs read it as the member joined, perhaps before that transaction, or the previous
-   * owner's last one, committed; if it has moved past this batch, consuming resumes from there. After a failed
-   * transaction kafkajs has fetched on past records that were never committed: consuming resumes at the committed
-   * offset (or, if the group has none yet, at the first record of the failed transaction).
+   * Before the first batch of a partition in a generation: claims it (fencing its previous writer), then reads
+   * the group's committed offset again. kafkajs read it as the member joined, perhaps before the previous owner's
+   * last transaction committed; if that moved the offset past this batch's start, consuming resumes from there.
    */
   private async takeOver(payload: EachBatchPayload): Promise<boolean> {
     const { topic, partition } = payload.batch;
@@ -302,27 +288,15 @@ export class MonitoredKafkaServer extends ServerKafka {
     if (this.checked.get(key) === this.generation) return true;
     const generation = this.generation;
     try {
-      await this.commits.ended(key);
       await this.transactions!.claim(topic, partition);
       this.offsetsAdmin ??= this.connectedAdmin();
       const admin = await this.offsetsAdmin;
       const [offsets] = await admin.fetchOffsets({ groupId: this.groupId, topics: [topic] });
-      const committed = BigInt(offsets?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
-      const rewind = this.commits.restart(key);
+      const committed = offsets?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
       this.checked.set(key, generation);
-      const first = payload.batch.firstOffset();
-      if (committed >= 0n && first !== null && committed > BigInt(first)) {
+      if (BigInt(committed) > BigInt(payload.batch.firstOffset() ?? committed)) {
         this.monitorLogger.log(`${topic}[${partition}]: the previous owner committed up to ${committed} meanwhile; resuming from there`);
-        this.consumer!.seek({ topic, partition, offset: committed.toString() });
-        return false;
-      }
-      // Only after a failed transaction may kafkajs be ahead of what was committed (it is never told to go back
-      // otherwise, so an offset it had to reset, the log having been deleted up to it, is left alone).
-      const resumeAt = committed >= 0n ? committed : rewind;
-      const fetched = BigInt((payload.batch as unknown as { fetchedOffset: string }).fetchedOffset);
-      if (rewind !== undefined && resumeAt !== undefined && resumeAt < fetched) {
-        this.monitorLogger.log(`${topic}[${partition}]: resuming at ${resumeAt}, the first record whose transaction did not commit`);
-        this.consumer!.seek({ topic, partition, offset: resumeAt.toString() });
+        this.consumer!.seek({ topic, partition, offset: committed });
         return false;
       }
       return true;
@@ -509,11 +483,9 @@ export class MonitoredKafkaServer extends ServerKafka {
     // No more timed commits: once kafkajs begins to stop it drops them, and the committer would believe them done.
     this.committer?.stop();
     await this.committer?.flush();
-    // The transactions queued and the batch in hand's commit before the consumer leaves its group, so the next
-    // owner repeats nothing; but a write waiting on a broker that is gone gives up after a grace period, so that
-    // the consumer can stop.
+    // The batch in hand commits its transaction as it stops, so the next owner repeats nothing; but a write
+    // waiting on a broker that is gone gives up after a grace period, so that the consumer can stop.
     const giveUp = setTimeout(() => this.transactions?.abandon(), CLOSE_GRACE_MS);
-    await this.transactions?.settled();
     await super.close();
     clearTimeout(giveUp);
     await this.transactions?.close();

@@ -51,8 +51,6 @@ export class PartitionTransactions {
   /** Per partition: the commit under way (commits of one partition run one after another), and the last offset committed. */
   private readonly lanes = new Map<string, Promise<unknown>>();
   private readonly committed = new Map<string, bigint>();
-  /** The transactional ids of the partitions the group last assigned this member (see renew). */
-  private assigned = new Set<string>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -167,29 +165,12 @@ export class PartitionTransactions {
   }
 
   /**
-   * After a rebalance: the partitions newly assigned are claimed, which fences whoever wrote for them before;
-   * those no longer assigned are released once their last commit has ended. A partition kept keeps its producer:
-   * a commit of it may still be under way (see MonitoredKafkaServer), and claiming it again would fence that
-   * commit. Had another member claimed it in between, this producer is fenced already, and its next commit fails.
+   * After a rebalance: every producer is dropped and the partitions now assigned are claimed afresh, so that
+   * each new generation fences whoever wrote for them before, this member included in an earlier life.
    */
   async renew(assignment: Record<string, number[]>): Promise<void> {
-    const assigned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => this.transactionalId(topic, p))));
-    this.assigned = assigned;
-    const released = [...this.producers.keys()].filter((key) => !assigned.has(key));
-    await Promise.all([
-      ...released.map(async (key) => {
-        await this.settled(key);
-        // Assigned again meanwhile (a rebalance right after): the producer stays.
-        if (!this.assigned.has(key)) await this.releaseId(key);
-      }),
-      ...Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => this.claim(topic, p))),
-    ]);
-  }
-
-  /** Resolves once the commits queued so far (of one transactional id, or of all) have ended, however they ended. */
-  async settled(key?: string): Promise<void> {
-    const lanes = key === undefined ? [...this.lanes.values()] : [this.lanes.get(key)];
-    await Promise.all(lanes.map((lane) => lane?.catch(() => undefined)));
+    await this.releaseAll();
+    await Promise.all(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => this.claim(topic, p))));
   }
 
   /** Writes still waiting on the broker give up at once (the service is stopping and cannot wait longer). */
