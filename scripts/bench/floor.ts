@@ -2,7 +2,7 @@ import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { CONSUMER_GROUPS, GROUP_TOPICS, TOPICS } from '@app/contracts';
 import { consumerServerOptions, PartitionTransactions, producerConfig, SINK_GATHERING, TRANSACTION_GATHERING, type FetchGathering } from '@app/kafka';
 import { CpuMeter, percentile, type BenchContext } from './context';
-import { latencyStages, sendAtRate, WARM_UP_SECONDS, type SteadyLatency } from './latency';
+import { latencyStages, sendAtRate, STEADY_CART, WARM_UP_SECONDS, type SteadyLatency } from './latency';
 import type { Delivery } from './throughput';
 
 /**
@@ -99,7 +99,7 @@ export async function latencyFloor(context: BenchContext, rate: number, seconds:
       .send({
         topic: TOPICS.paymentSuccessful,
         acks: -1,
-        messages: [{ key: String(userId), value: JSON.stringify({ user_id: userId, cart: [{ name: 'AirPods Pro', price: 249, quantity: 1 }], timestamp: Date.now() / 1000 }) }],
+        messages: [{ key: String(userId), value: JSON.stringify({ user_id: userId, cart: STEADY_CART, timestamp: Date.now() / 1000 }) }],
       })
       .then(() => undefined, (error: unknown) => `${(error as Error).name}: ${(error as Error).message}`);
   const sendSteadily = async (count: number, firstUser: number) => {

@@ -10,6 +10,8 @@ import type { Delivery } from './throughput';
 const TOPICS_IN_ORDER = [TOPICS.paymentSuccessful, TOPICS.orderCreated, TOPICS.emailSent];
 /** Seconds at the same rate before the measured run, not counted. */
 export const WARM_UP_SECONDS = 30;
+/** The cart of every payment of a steady run, the chain's and its floor's. */
+export const STEADY_CART = [{ name: 'AirPods Pro', price: 249, quantity: 1 }];
 /** After the run, the chain is left idle this long (its last transactions end), then metered for IDLE_SECONDS. */
 const IDLE_SETTLE_MS = 10_000;
 export const IDLE_SECONDS = 10;
@@ -92,7 +94,7 @@ export async function latencyExperiment(context: BenchContext, rate: number, sec
       const response = await fetch(`${payment.url}/payment`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ user_id: userId, cart: [{ name: 'AirPods Pro', price: 249, quantity: 1 }] }),
+        body: JSON.stringify({ user_id: userId, cart: STEADY_CART }),
       });
       // Read to the end either way: undici keeps a connection whose answer is unread from being used again,
       // so every POST would open a new one (thousands, until the server's queue of new connections overflowed).
