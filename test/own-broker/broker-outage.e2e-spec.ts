@@ -152,4 +152,21 @@ describe('the chain while its broker stops for 10 s in the middle of a burst', (
     expect(services.map((s) => s.child.pid)).toEqual(pids);
     for (const service of services) await service.waitHealthy();
   });
+
+  it('stops by itself, cleanly, when told to while the broker is away in the middle of a burst', async () => {
+    if (services.length !== specs.length || services.some((s) => !s.running)) {
+      await stopServices(services);
+      services = await startServices(specs, testServiceEnv());
+    }
+    await burstUnderWay(chain, `stop-${randomUUID().slice(0, 8)}`, 3000);
+    kafkaCli('down');
+    for (const service of services) {
+      await waitFor(async () => (await fetch(`${service.url}/health/ready`)).status === 503, { timeoutMs: 9000, what: `${service.spec.label} to report itself not ready` });
+    }
+    // A deploy during an outage: each service leaves without the broker, its work left to the next owner. A
+    // service still waiting on the broker after a minute is killed, which the exit below would show.
+    await Promise.all(services.map((service) => service.stop('SIGTERM', 60_000)));
+    expect(services.map((s) => [s.spec.label, s.exitSignal, s.exitCode])).toEqual(specs.map((s) => [s.label, null, 0]));
+    kafkaCli('up');
+  });
 });

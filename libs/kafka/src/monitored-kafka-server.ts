@@ -288,10 +288,12 @@ export class MonitoredKafkaServer extends ServerKafka {
     if (this.checked.get(key) === this.generation) return true;
     const generation = this.generation;
     try {
-      await this.transactions!.claim(topic, partition);
+      const transactions = this.transactions!;
+      // Each step waits on the broker, and gives up when the service stops: a stop during an outage must not hang here.
+      await transactions.claim(topic, partition);
       this.offsetsAdmin ??= this.connectedAdmin();
-      const admin = await this.offsetsAdmin;
-      const [offsets] = await admin.fetchOffsets({ groupId: this.groupId, topics: [topic] });
+      const admin = await transactions.guard(this.offsetsAdmin);
+      const [offsets] = await transactions.guard(admin.fetchOffsets({ groupId: this.groupId, topics: [topic] }));
       const committed = offsets?.partitions.find((p) => p.partition === partition)?.offset ?? '-1';
       this.checked.set(key, generation);
       if (BigInt(committed) > BigInt(payload.batch.firstOffset() ?? committed)) {
@@ -301,7 +303,7 @@ export class MonitoredKafkaServer extends ServerKafka {
       }
       return true;
     } catch (error) {
-      this.holdForRetry(payload, payload.batch.firstOffset() ?? '0', error);
+      if (!this.state.closing) this.holdForRetry(payload, payload.batch.firstOffset() ?? '0', error);
       return false;
     }
   }

@@ -106,6 +106,23 @@ describe('PartitionTransactions', () => {
     await expect(writing).rejects.toThrow('the service is stopping');
   });
 
+  it('gives up claiming once abandoned, though the broker never answers, and closes without waiting for it', async () => {
+    const { kafka, calls } = fakeKafka();
+    const transactions = new PartitionTransactions(kafka, 'g');
+    const producer = kafka.producer({ transactionalId: 'unused' });
+    const unanswered = Object.assign(producer, { connect: () => new Promise(() => undefined) });
+    (kafka as unknown as { producer: () => unknown }).producer = () => unanswered;
+    const claiming = transactions.claim('in', 0);
+    expect(transactions.holds('in', 0)).toBe(true);
+    transactions.abandon();
+    await expect(claiming).rejects.toThrow('the service is stopping');
+    await transactions.close();
+    expect(transactions.holds('in', 0)).toBe(false);
+    expect(calls).toEqual(['unused disconnect']);
+    // Stopped, a new claim does not reach the broker at all.
+    await expect(transactions.claim('in', 1)).rejects.toThrow('the service is stopping');
+  });
+
   it('never moves an offset back with a bare offset commit, and runs one commit of a partition at a time', async () => {
     const { kafka, calls } = fakeKafka();
     const transactions = new PartitionTransactions(kafka, 'g');

@@ -69,7 +69,7 @@ export class PartitionTransactions {
     return `${this.groupId}.${topic}.${partition}`;
   }
 
-  /** Makes this member the partition's writer, fencing any earlier one; resolves once the broker agreed. */
+  /** Makes this member the partition's writer, fencing any earlier one; resolves once the broker agreed, rejects once the service stops. */
   claim(topic: string, partition: number): Promise<Producer> {
     const key = this.transactionalId(topic, partition);
     const known = this.producers.get(key);
@@ -87,13 +87,19 @@ export class PartitionTransactions {
         // for the few milliseconds the coordinator takes to write the markers, as Java's client expects too.
         retry: { initialRetryTime: 20, maxRetryTime: 2000, retries: Number.MAX_SAFE_INTEGER },
       });
-      await producer.connect();
-      try {
+      const initialised = (async () => {
+        await producer.connect();
         // kafkajs initialises the transactional id (InitProducerId, which fences) at its first transaction only.
         const transaction = await producer.transaction();
         await transaction.abort();
+      })();
+      try {
+        // Its retries have no end while the broker is away: a stopping service does not wait for them.
+        await this.guard(initialised);
       } catch (error) {
-        await producer.disconnect().catch(() => undefined);
+        initialised.catch(() => undefined);
+        const disconnecting = producer.disconnect().catch(() => undefined);
+        if (!this.stopped) await disconnecting;
         throw error;
       }
       return producer;
@@ -143,7 +149,8 @@ export class PartitionTransactions {
     }
   }
 
-  private guard<T>(work: Promise<T>): Promise<T> {
+  /** The work, or a rejection as soon as the service is stopping (the work itself is not cancelled). */
+  guard<T>(work: Promise<T>): Promise<T> {
     return Promise.race([work, this.stopping]);
   }
 
