@@ -110,6 +110,8 @@ export class MonitoredKafkaServer extends ServerKafka {
   private transactions?: PartitionTransactions;
   /** Reads committed offsets in takeOver; connected once, when first needed. */
   private offsetsAdmin?: Promise<Admin>;
+  /** The same admin once connected: only then does closing wait for its disconnect. */
+  private offsetsAdminReady?: Admin;
   private readonly handlers = new Map<string, MessageHandler>();
   private readonly resumeTimers = new Set<NodeJS.Timeout>();
   private restartTimer?: NodeJS.Timeout;
@@ -201,6 +203,8 @@ export class MonitoredKafkaServer extends ServerKafka {
       try {
         await this.transactions!.commit(topic, partition, staged, moved.next);
       } catch (error) {
+        // Stopping, a write given up on is expected, not a failure: the next owner takes the records up.
+        if (this.state.closing) return false;
         this.transactionFailed(payload, batch.messages[committed].offset, error);
         this.consume.telemetry?.transaction(topic, 'aborted');
         return false;
@@ -312,6 +316,7 @@ export class MonitoredKafkaServer extends ServerKafka {
     const admin = this.kafka.admin();
     try {
       await admin.connect();
+      this.offsetsAdminReady = admin;
       return admin;
     } catch (error) {
       this.offsetsAdmin = undefined; // the next takeOver tries again
@@ -452,7 +457,10 @@ export class MonitoredKafkaServer extends ServerKafka {
       this.fenced.delete(key);
       this.consumer?.resume([{ topic, partitions: [partition] }]);
     }
-    this.transactions?.renew(assignment).catch((error: unknown) => this.monitorLogger.warn(`claiming the assigned partitions failed, the first batch of each will try again: ${(error as Error).message}`));
+    this.transactions?.renew(assignment).catch((error: unknown) => {
+      if (this.state.closing) return;
+      this.monitorLogger.warn(`claiming the assigned partitions failed, the first batch of each will try again: ${(error as Error).message}`);
+    });
   }
 
   /**
@@ -491,6 +499,10 @@ export class MonitoredKafkaServer extends ServerKafka {
     await super.close();
     clearTimeout(giveUp);
     await this.transactions?.close();
-    await this.offsetsAdmin?.then((admin) => admin.disconnect()).catch(() => undefined);
+    // An admin still connecting (the broker is away) is left to disconnect once it can: its retries would hold the stop.
+    const [pending, ready] = [this.offsetsAdmin, this.offsetsAdminReady];
+    this.offsetsAdmin = this.offsetsAdminReady = undefined;
+    if (ready) await ready.disconnect().catch(() => undefined);
+    else void pending?.then((admin) => admin.disconnect()).catch(() => undefined);
   }
 }

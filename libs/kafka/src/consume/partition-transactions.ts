@@ -74,6 +74,7 @@ export class PartitionTransactions {
     const key = this.transactionalId(topic, partition);
     const known = this.producers.get(key);
     if (known) return known;
+    if (this.stopped) return this.stopping;
     const claiming = (async () => {
       const producer = this.kafka.producer({
         ...producerConfig,
