@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { Kafka, type Consumer } from 'kafkajs';
 import { ConsumerState } from './consume/consumer-state';
 import { PartitionRetries } from './consume/partition-retries';
+import { PartitionTransactions } from './consume/partition-transactions';
 import { consumerServerOptions } from './kafka-config';
 import { MonitoredKafkaServer } from './monitored-kafka-server';
 
@@ -89,4 +90,50 @@ describe('MonitoredKafkaServer, when kafkajs crashes its consumer', () => {
     await jest.advanceTimersByTimeAsync(60_000);
     expect(closing.calls).toEqual([]);
   });
+});
+
+describe('MonitoredKafkaServer, taking a partition over while the broker is away', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+
+  const unanswered = () => new Promise<never>(() => undefined);
+  const payload = { batch: { topic: 'payment-successful', partition: 0, firstOffset: () => '7' }, pause: () => () => undefined };
+
+  /** A server whose first batch of a partition is being taken over, against clients the broker never answers. */
+  function takingOver(kafka: object) {
+    const { server, state } = serverWith(fakeConsumer());
+    const transactions = new PartitionTransactions(kafka as Kafka, 'g');
+    // Nest's client is what the server's kafkajs is.
+    const internals = server as unknown as { client: object; transactions: PartitionTransactions; takeOver(p: unknown): Promise<boolean> };
+    internals.client = kafka;
+    internals.transactions = transactions;
+    const taking = internals.takeOver(payload);
+    const stop = () => {
+      state.closing = true;
+      transactions.abandon();
+    };
+    return { taking, stop, state };
+  }
+
+  it('gives up claiming the partition once the service stops, and holds nothing for a retry', async () => {
+    const { taking, stop, state } = takingOver({ producer: () => ({ connect: unanswered, disconnect: unanswered }) });
+    stop();
+    await expect(taking).resolves.toBe(false);
+    expect(state.retries.stalled()).toEqual([]);
+  }, 2000);
+
+  it('gives up reading the committed offset once the service stops', async () => {
+    const answered = async () => undefined;
+    const producer = { connect: answered, disconnect: answered, transaction: async () => ({ abort: answered }) };
+    const admins: string[] = [];
+    const { taking, stop, state } = takingOver({
+      producer: () => producer,
+      admin: () => ({ connect: () => (admins.push('connect'), unanswered()), disconnect: answered }),
+    });
+    // The claim is answered; the admin that reads the offset is left waiting.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(admins).toEqual(['connect']);
+    stop();
+    await expect(taking).resolves.toBe(false);
+    expect(state.retries.stalled()).toEqual([]);
+  }, 2000);
 });
