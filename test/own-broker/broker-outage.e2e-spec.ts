@@ -119,6 +119,12 @@ describe('the chain while its broker stops for 10 s in the middle of a burst', (
     { service: 'analytics', label: 'analytics-outage', port: 8053 + TEST_PORT_OFFSET, env },
   ];
   let services: ServiceProcess[] = [];
+  /** Waits until the service says on /health/ready that the broker is away. */
+  const reportsNotReady = (service: ServiceProcess) =>
+    waitFor(async () => (await fetch(`${service.url}/health/ready`, { signal: AbortSignal.timeout(2000) })).status === 503, {
+      timeoutMs: 9000,
+      what: `${service.spec.label} to report itself not ready`,
+    });
 
   afterAll(async () => {
     await stopServices(services);
@@ -138,7 +144,7 @@ describe('the chain while its broker stops for 10 s in the middle of a burst', (
     // While it is away each service says so on /health/ready, and stays live: an outage is waited out, so a
     // supervisor watching liveness restarts nothing.
     for (const service of services) {
-      await waitFor(async () => (await fetch(`${service.url}/health/ready`)).status === 503, { timeoutMs: 9000, what: `${service.spec.label} to report itself not ready` });
+      await reportsNotReady(service);
       expect((await fetch(`${service.url}/health/live`)).status).toBe(200);
     }
     // The fault itself: the broker stays away 10 s in all while the services keep trying.
@@ -162,12 +168,7 @@ describe('the chain while its broker stops for 10 s in the middle of a burst', (
     const before = await burstUnderWay(chain, `stop-${randomUUID().slice(0, 8)}`, payments);
     expect(before).toBeLessThan(payments);
     kafkaCli('down');
-    for (const service of services) {
-      await waitFor(async () => (await fetch(`${service.url}/health/ready`, { signal: AbortSignal.timeout(2000) })).status === 503, {
-        timeoutMs: 9000,
-        what: `${service.spec.label} to report itself not ready`,
-      });
-    }
+    for (const service of services) await reportsNotReady(service);
     // A deploy during an outage: each service leaves without the broker, its work left to the next owner. A
     // service still waiting on the broker after a minute is killed, which the exit below would show.
     await Promise.all(services.map((service) => service.stop('SIGTERM', 60_000)));
