@@ -95,6 +95,10 @@ describe('POST /payment with numbers JSON writes but JavaScript or PostgreSQL ca
     ['a 30-digit user_id', '{"user_id":123456789012345678901234567890,"cart":[{"name":"TV","price":1}]}', { user_id: 'user_id must be at most 2147483647' }],
     ['a quantity of 2^53 + 1', '{"user_id":1,"cart":[{"name":"TV","price":1,"quantity":9007199254740993}]}', { 'cart.0.quantity': 'cart.0.quantity must be at most 1000' }],
     ['a user_id of 1e400', '{"user_id":1e400,"cart":[{"name":"TV","price":1}]}', { user_id: 'user_id must be a whole number' }],
+    // Both were once answered 200 with an amount of null or 0, and no order followed: a payment accepted, then lost.
+    ['a cart line that is a list', '{"user_id":1,"cart":[[{"name":"Nested","price":10,"quantity":1}]]}', { 'cart.0': 'cart.0 must be an object' }],
+    ['a quantity of null', '{"user_id":1,"cart":[{"name":"TV","price":10,"quantity":null}]}', { 'cart.0.quantity': 'cart.0.quantity is required' }],
+    ['a field named __proto__', '{"user_id":1,"cart":[{"name":"TV","price":10,"__proto__":{"price":0}}]}', { cart: 'cart has a field named __proto__, which is not allowed' }],
   ];
 
   it.each(cases)('rejects %s with 400 naming the field', async (_, body, problems) => {

@@ -1,5 +1,5 @@
 import { Controller, Logger } from '@nestjs/common';
-import { Ctx, EventPattern, KafkaContext } from '@nestjs/microservices';
+import { EventPattern } from '@nestjs/microservices';
 import {
   EmailSentEvent,
   OrderCreatedEvent,
@@ -8,8 +8,11 @@ import {
   settleOrder,
   settlePayment,
   TOPICS,
+  type SettledEmail,
+  type SettledOrder,
+  type SettledPayment,
 } from '@app/contracts';
-import { KafkaEvent, recordId, recordSource } from '@app/kafka';
+import { KafkaEvent } from '@app/kafka';
 import { AnalyticsRepository } from './analytics.repository';
 
 /** Analytics watches the whole chain; every event is counted once, by its id. */
@@ -20,8 +23,7 @@ export class ChainEventsController {
   constructor(private readonly analytics: AnalyticsRepository) {}
 
   @EventPattern(TOPICS.paymentSuccessful)
-  async onPayment(@KafkaEvent(PaymentSuccessfulEvent) event: PaymentSuccessfulEvent, @Ctx() ctx: KafkaContext) {
-    const payment = settlePayment(event, recordId(recordSource(ctx)));
+  async onPayment(@KafkaEvent(PaymentSuccessfulEvent, settlePayment) payment: SettledPayment) {
     await this.analytics.record({
       topic: TOPICS.paymentSuccessful,
       event_id: payment.payment_id,
@@ -33,9 +35,7 @@ export class ChainEventsController {
   }
 
   @EventPattern(TOPICS.orderCreated)
-  async onOrder(@KafkaEvent(OrderCreatedEvent) event: OrderCreatedEvent, @Ctx() ctx: KafkaContext) {
-    const source = recordSource(ctx);
-    const order = settleOrder(event, recordId(source), source.timestamp);
+  async onOrder(@KafkaEvent(OrderCreatedEvent, settleOrder) order: SettledOrder) {
     await this.analytics.record({
       topic: TOPICS.orderCreated,
       event_id: order.order_id,
@@ -46,9 +46,7 @@ export class ChainEventsController {
   }
 
   @EventPattern(TOPICS.emailSent)
-  async onEmail(@KafkaEvent(EmailSentEvent) event: EmailSentEvent, @Ctx() ctx: KafkaContext) {
-    const source = recordSource(ctx);
-    const email = settleEmail(event, recordId(source), source.timestamp);
+  async onEmail(@KafkaEvent(EmailSentEvent, settleEmail) email: SettledEmail) {
     await this.analytics.record({ topic: TOPICS.emailSent, event_id: email.email_id, user_id: email.user_id });
     this.logger.log({ email_id: email.email_id, order_id: email.order_id }, `counted email ${email.email_id}`);
   }

@@ -1,8 +1,8 @@
 import { Controller, Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Ctx, EventPattern, KafkaContext } from '@nestjs/microservices';
-import { PaymentSuccessfulEvent, settlePayment, TOPICS } from '@app/contracts';
-import { KafkaEvent, recordId, recordSource } from '@app/kafka';
+import { PaymentSuccessfulEvent, settlePayment, TOPICS, type SettledPayment } from '@app/contracts';
+import { KafkaEvent, recordSource } from '@app/kafka';
 import { Environment } from '@app/platform';
 import { OrdersService } from './orders.service';
 
@@ -17,11 +17,10 @@ export class PaymentEventsController {
 
   @EventPattern(TOPICS.paymentSuccessful)
   async onPaymentSuccessful(
-    @KafkaEvent(PaymentSuccessfulEvent) event: PaymentSuccessfulEvent,
+    @KafkaEvent(PaymentSuccessfulEvent, settlePayment) payment: SettledPayment,
     @Ctx() ctx: KafkaContext,
   ): Promise<void> {
     const source = recordSource(ctx);
-    const payment = settlePayment(event, recordId(source));
     this.logger.log(
       { payment_id: payment.payment_id, user_id: payment.user_id },
       `[Instance #${this.env.INSTANCE_ID}] [Partition ${source.partition}] [Offset ${source.offset}] User ${payment.user_id}`,

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsNotEmpty, IsNumber, IsOptional, IsPositive, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsInt, IsNotEmpty, IsNumber, IsPositive, IsString, Max, MaxLength, Min, ValidateIf } from 'class-validator';
 import { HasCents, IsStorableText } from './storable';
 import { ContractViolation } from './validation';
 
@@ -39,7 +39,8 @@ export class CartItemDto {
    */
   // Optional for the swagger plugin too, which reads only a `?` (this field has a default instead).
   @ApiPropertyOptional()
-  @IsOptional()
+  // Absent only: IsOptional would also pass null, which counts as no quantity, a line worth 0.
+  @ValidateIf((_, value) => value !== undefined)
   @IsInt({ message: '$property must be a whole number' })
   @Min(1, { message: '$property must be at least 1' })
   @Max(MAX_QUANTITY, { message: `$property must be at most ${MAX_QUANTITY}` })

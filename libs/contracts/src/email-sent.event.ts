@@ -1,4 +1,6 @@
-import { IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Length, Min } from 'class-validator';
+import { IsEmail, IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Length, Max, Min } from 'class-validator';
+import { MAX_USER_ID } from './payment-request.dto';
+import { IsStorableText } from './storable';
 import { derivedUuid, writtenAt } from './derived-id';
 import { IsEventId } from './event-id';
 
@@ -16,6 +18,7 @@ export class EmailSentEvent {
 
   @IsInt()
   @Min(1)
+  @Max(MAX_USER_ID)
   user_id!: number;
 
   @IsEmail({ allow_display_name: false, require_tld: false })
@@ -23,13 +26,14 @@ export class EmailSentEvent {
 
   @IsString()
   @Length(1, 200)
+  @IsStorableText()
   subject!: string;
 
   @IsIn(['sent'])
   status!: 'sent';
 
   @IsOptional()
-  @IsISO8601()
+  @IsISO8601({ strict: true })
   sent_at?: string;
 }
 

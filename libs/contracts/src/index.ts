@@ -9,3 +9,4 @@ export * from './email-sent.event';
 export * from './dead-letter.record';
 export * from './derived-id';
 export * from './event-id';
+export * from './input-limits';

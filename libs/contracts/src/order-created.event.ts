@@ -2,6 +2,7 @@
 import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import {
+  ArrayMaxSize,
   ArrayMinSize,
   IsOptional,
   IsArray,
@@ -9,12 +10,16 @@ import {
   IsInt,
   IsISO8601,
   IsNumber,
+  IsObject,
   IsString,
   Length,
+  Max,
   Min,
   ValidateNested,
 } from 'class-validator';
 import { CartItemDto, checkedTotal } from './cart-item.dto';
+import { MAX_CART_ITEMS, MAX_USER_ID } from './payment-request.dto';
+import { IsStorableText } from './storable';
 import { derivedUuid, writtenAt } from './derived-id';
 import { IsEventId } from './event-id';
 
@@ -30,14 +35,19 @@ export class OrderCreatedEvent {
   @IsOptional()
   @IsString()
   @Length(1, 100)
+  @IsStorableText()
   payment_id?: string;
 
   @IsInt()
   @Min(1)
+  @Max(MAX_USER_ID)
   user_id!: number;
 
+  /** An order's items are its payment's cart: the same bounds. */
   @IsArray()
   @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_CART_ITEMS)
+  @IsObject({ each: true })
   @ValidateNested({ each: true })
   @Type(() => CartItemDto)
   items!: CartItemDto[];
@@ -50,13 +60,15 @@ export class OrderCreatedEvent {
   @IsIn(['confirmed'])
   status!: 'confirmed';
 
+  /** Strict: a date that does not exist (February 30th) is refused here, not by the database later. */
   @IsOptional()
-  @IsISO8601()
+  @IsISO8601({ strict: true })
   created_at?: string;
 
   @IsOptional()
   @IsString()
   @Length(1, 64)
+  @IsStorableText()
   instance_id?: string;
 }
 

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, Max, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsInt, IsObject, Max, Min, ValidateNested } from 'class-validator';
 import { CartItemDto } from './cart-item.dto';
 
 export const MAX_USER_ID = 2_147_483_647;
@@ -25,6 +25,8 @@ export class PaymentRequestDto {
   @IsArray({ message: '$property must be a list of items' })
   @ArrayMinSize(1, { message: '$property must not be empty' })
   @ArrayMaxSize(MAX_CART_ITEMS, { message: `$property must have at most ${MAX_CART_ITEMS} items` })
+  // ValidateNested looks inside a list in the list as if it were the cart, and would pass `[[item]]`.
+  @IsObject({ each: true, message: '$property must be a list of items, each an object' })
   @ValidateNested({ each: true })
   @Type(() => CartItemDto)
   cart!: CartItemDto[];

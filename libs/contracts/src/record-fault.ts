@@ -8,3 +8,12 @@ export class RecordFault extends Error {
   /** Which kind of fault, for the dead-letter metric's `reason` label: a few fixed words, one per subclass. */
   readonly reason: string = 'record_fault';
 }
+
+/**
+ * Reading the record (its bytes, JSON, its contract's classes) failed in a way no check foresaw: a RangeError, a
+ * TypeError. Still the record's fault: the same bytes would fail the same way on every attempt.
+ */
+export class UnreadableRecord extends RecordFault {
+  override name = 'UnreadableRecord';
+  override readonly reason = 'unreadable';
+}

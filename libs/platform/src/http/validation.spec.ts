@@ -1,23 +1,12 @@
 import { BadRequestException } from '@nestjs/common';
-import { PaymentRequestDto } from '@app/contracts';
-import { fieldNestedTooDeeply, HttpValidationPipe, MAX_INPUT_DEPTH } from './validation';
+import { INPUT_LIMITS, PaymentRequestDto } from '@app/contracts';
+import { HttpValidationPipe } from './validation';
 
 const nested = (levels: number, leaf: unknown = 1): unknown => {
   let value = leaf;
   for (let i = 0; i < levels; i++) value = i % 2 === 0 ? [value] : { a: value };
   return value;
 };
-
-describe('fieldNestedTooDeeply', () => {
-  it('names the top-level field under which lists and objects go too deep, without recursing', () => {
-    expect(fieldNestedTooDeeply({ user_id: 1, cart: nested(10_000) })).toBe('cart');
-    expect(fieldNestedTooDeeply([nested(100_000)])).toBe('(root)');
-    expect(fieldNestedTooDeeply(nested(100_000))).toBe('a');
-    expect(fieldNestedTooDeeply({ user_id: 1, cart: [{ name: 'TV', price: 1 }] })).toBeUndefined();
-    expect(fieldNestedTooDeeply({ x: nested(MAX_INPUT_DEPTH - 1) })).toBeUndefined();
-    expect(fieldNestedTooDeeply({ x: nested(MAX_INPUT_DEPTH) })).toBe('x');
-  });
-});
 
 describe('HttpValidationPipe', () => {
   const pipe = new HttpValidationPipe();
@@ -27,7 +16,21 @@ describe('HttpValidationPipe', () => {
     const error = await pipe.transform({ user_id: 1, cart: nested(10_000) }, body).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BadRequestException);
     expect((error as BadRequestException).getResponse()).toMatchObject({
-      errors: [{ field: 'cart', messages: [`cart is nested too deeply (more than ${MAX_INPUT_DEPTH} levels of lists and objects)`] }],
+      errors: [{ field: 'cart', messages: [`cart is nested too deeply (more than ${INPUT_LIMITS.depth} levels of lists and objects)`] }],
+    });
+  });
+
+  it('refuses a list in the cart where an item belongs (it was accepted as an empty item, then lost)', async () => {
+    const error = await pipe.transform({ user_id: 1, cart: [[{ name: 'Nested', price: 10, quantity: 1 }]] }, body).catch((e: unknown) => e);
+    expect((error as BadRequestException).getResponse()).toMatchObject({
+      errors: [{ field: 'cart.0', messages: ['cart.0 must be an object'] }],
+    });
+  });
+
+  it('names the body itself when the value at its root breaks the input limits', async () => {
+    const error = await pipe.transform({ user_id: 1, cart: [{ name: 'TV', price: 1 }], ['__proto__']: {} }, body).catch((e: unknown) => e);
+    expect((error as BadRequestException).getResponse()).toMatchObject({
+      errors: [{ field: '(root)', messages: ['the body has a field named __proto__, which is not allowed'] }],
     });
   });
 

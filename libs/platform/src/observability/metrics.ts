@@ -39,7 +39,7 @@ const metricProviders = [
   }),
   makeCounterProvider({
     name: METRICS.deadLettered,
-    help: 'Records moved to a dead-letter topic, by source topic, whether a replay may take them (retriable), and reason (undecodable, contract, data_rejected, event_refused, recipient_refused, retries_exhausted).',
+    help: 'Records moved to a dead-letter topic, by source topic, whether a replay may take them (retriable), and reason (undecodable, contract, unreadable, data_rejected, event_refused, recipient_refused, retries_exhausted).',
     labelNames: ['topic', 'retriable', 'reason'],
   }),
   makeCounterProvider({
