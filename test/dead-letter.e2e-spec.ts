@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { CONSUMER_GROUPS, DLQ_TOPICS, GROUP_TOPICS, TOPICS } from '@app/contracts';
 import type { Producer } from 'kafkajs';
 import { poisonPills } from '../scripts/lib/poison';
+import { readLetters } from '../scripts/lib/dead-letters';
 import { waitFor } from '../scripts/lib/wait';
 import { CHAIN_DEADLINE_MS, freshUserId, ordersArriving, ordersOf } from './support/http';
 import { DeadLetterReader } from './support/dead-letters';
-import { connectedProducer } from './support/kafka';
+import { queryTestDatabase } from './support/database';
+import { paymentEvent } from './support/events';
+import { connectedProducer, testKafka, withAdmin } from './support/kafka';
 import { urlOf } from './support/environment';
-import { metricsText } from './support/metrics';
+import { metric, metricsText } from './support/metrics';
 
 /** Dead letters the order instances counted for payment-successful, by reason. */
 async function orderLettersByReason(): Promise<Record<string, number>> {
@@ -124,5 +127,51 @@ describe('poison messages', () => {
     } finally {
       await reader.stop();
     }
+  });
+});
+
+describe('a record handled again', () => {
+  afterAll(async () => {
+    // Whatever happened, leave the table where the other suites expect it.
+    await queryTestDatabase('ALTER TABLE IF EXISTS analytics.events_away RENAME TO events');
+  });
+
+  it('is dead-lettered once per group, however often the records around it are retried', async () => {
+    const since = new Date(Date.now() - 1000);
+    const [good, bad] = [freshUserId(), freshUserId()];
+    const retried = () => metric(urlOf('analytics'), /^kafka_handler_retries_total\{topic="payment-successful"\}/);
+    const retriesBefore = await retried();
+    await queryTestDatabase('ALTER TABLE analytics.events RENAME TO events_away');
+    // On one partition, two keys: analytics retries the good payment (its table is away) and, side by side in
+    // its own lane, reads the bad one behind it again at every attempt.
+    const producer = await connectedProducer();
+    const [sent] = await producer
+      .send({
+        topic: TOPICS.paymentSuccessful,
+        acks: -1,
+        messages: [
+          { partition: 0, key: String(good), value: JSON.stringify(paymentEvent(good, `again-${randomUUID()}`)) },
+          { partition: 0, key: String(bad), value: `not json ${randomUUID()}` },
+        ],
+      })
+      .finally(() => producer.disconnect());
+    const badOffset = (BigInt(sent.baseOffset!) + 1n).toString();
+    await waitFor(async () => (await retried()) - retriesBefore >= 3, { timeoutMs: CHAIN_DEADLINE_MS, what: 'analytics to retry the good payment three times' });
+    await queryTestDatabase('ALTER TABLE analytics.events_away RENAME TO events');
+
+    // Every group past the bad record: exactly once, its letter left with that offset, so all letters are written.
+    await withAdmin((admin) =>
+      waitFor(async () => {
+        for (const groupId of [CONSUMER_GROUPS.order, CONSUMER_GROUPS.analytics]) {
+          const [offsets] = await admin.fetchOffsets({ groupId, topics: [TOPICS.paymentSuccessful] });
+          if (BigInt(offsets.partitions.find((p) => p.partition === 0)?.offset ?? '-1') <= BigInt(badOffset)) return false;
+        }
+        return true;
+      }, { timeoutMs: CHAIN_DEADLINE_MS, what: 'order and analytics to commit past the bad record' }),
+    );
+    const letters = await withAdmin((admin) => readLetters(testKafka(), admin, [DLQ_TOPICS[TOPICS.paymentSuccessful]], { since }));
+    const ofBad = letters.filter((l) => l.record.topic === TOPICS.paymentSuccessful && l.record.partition === 0 && l.record.offset === badOffset);
+    expect(ofBad.map((l) => l.record.group).sort()).toEqual([CONSUMER_GROUPS.analytics, CONSUMER_GROUPS.order]);
+    expect(ofBad.every((l) => l.record.original_key === String(bad))).toBe(true);
   });
 });

@@ -8,5 +8,4 @@ void bootstrapService({
   defaultPort: 8002,
   description: 'Consumes `order-created`, sends one confirmation per order and publishes `email-sent`.',
   consumerGroup: CONSUMER_GROUPS.email,
-  publishesEvents: true,
 });

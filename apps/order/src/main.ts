@@ -8,5 +8,4 @@ void bootstrapService({
   defaultPort: 8001,
   description: 'Consumes `payment-successful`, stores one order per payment and publishes `order-created`. Every instance lists every order.',
   consumerGroup: CONSUMER_GROUPS.order,
-  publishesEvents: true,
 });

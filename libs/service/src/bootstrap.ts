@@ -6,7 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { TerminusModule } from '@nestjs/terminus';
 import { getToken } from '@willsoto/nestjs-prometheus';
 import type { Counter } from 'prom-client';
-import { GROUP_TOPICS } from '@app/contracts';
+import { GROUP_TOPICS, INPUT_LIMITS } from '@app/contracts';
 import { consumerServerOptions, ConsumerState, KafkaModule, MonitoredKafkaServer, TRANSACTION_GATHERING, type FetchGathering } from '@app/kafka';
 import {
   ConfigurationError,
@@ -41,17 +41,12 @@ export interface ServiceDefinition {
   description: string;
   /** Group of the service's `@EventPattern` handlers; a service without one only produces. */
   consumerGroup?: string;
-  /**
-   * Whether its handlers publish events for the next service (order, email): with DELIVERY=exactly-once, these
-   * leave in one transaction with the offsets of the records that caused them.
-   */
-  publishesEvents?: boolean;
   /** How its fetches wait for records to gather; unset, exactly once hops gather for a transaction's sake. */
   gather?: FetchGathering;
 }
 
-/** Largest accepted JSON body: a full 100-item cart is about 15 kB. */
-export const BODY_LIMIT = '64kb';
+/** Largest accepted JSON body, in body-parser's words. */
+export const BODY_LIMIT = `${INPUT_LIMITS.bodyBytes / 1024}kb`;
 
 @Module({ imports: [TerminusModule], controllers: [HealthController] })
 class HealthModule {}
@@ -118,7 +113,9 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
     await app.init();
     await app.listen(env.PORT, '0.0.0.0');
     if (definition.consumerGroup) {
-      const transactional = definition.publishesEvents === true && env.DELIVERY === 'exactly-once';
+      // Exactly once, what handlers publish (order and email's events, anyone's dead letters) leaves in one
+      // transaction with the offsets of the records that caused it: a record handled again writes nothing twice.
+      const transactional = env.DELIVERY === 'exactly-once';
       const options = consumerServerOptions({
         brokers: env.kafkaBrokers,
         clientId: identity.clientId,
