@@ -3,7 +3,7 @@ import { DLQ_TOPICS } from '@app/contracts';
 import { ensureTopics } from '@app/kafka/topics';
 import type { Admin, Kafka } from 'kafkajs';
 import { toolKafka } from './lib/kafka-local';
-import { describeOffsets, groupLetters, letterName, parseOffsets, parseSince, readLetters, selects, type Letter, type Selection } from './lib/dead-letters';
+import { describeOffsets, distinctLetters, groupLetters, letterName, parseOffsets, parseSince, readLetters, selects, type Letter, type Selection } from './lib/dead-letters';
 import { readMarkers, replay } from './lib/dlq-replay';
 
 /**
@@ -56,11 +56,13 @@ withSelection(withScope(program.command('replay').description("sends chosen lett
 
 async function summary(kafka: Kafka, admin: Admin, opts: Common): Promise<void> {
   const { topics, since } = scope(opts);
-  const letters = await readLetters(kafka, admin, topics, { since });
+  const { letters, repeats } = distinctLetters(await readLetters(kafka, admin, topics, { since }));
   const ledger = await readMarkers(kafka, admin);
   const groups = groupLetters(letters, (letter) => ledger.replayOf(letter) !== undefined);
   if (opts.json) {
     for (const group of groups) console.log(JSON.stringify(group));
+    // On stderr: stdout stays one group per line.
+    if (repeats > 0) console.warn(repeatsNote(repeats, 'not counted'));
     return;
   }
   const where = `${topics.join(', ')}${since ? ` since ${since.toISOString()}` : ''}`;
@@ -69,6 +71,7 @@ async function summary(kafka: Kafka, admin: Admin, opts: Common): Promise<void> 
     return;
   }
   console.log(`${letters.length} dead letter(s) in ${where}, in ${groups.length} group(s):`);
+  if (repeats > 0) console.log(repeatsNote(repeats, 'not counted'));
   let heading = '';
   for (const group of groups) {
     const next = `${group.source_topic} → ${group.dlq_topic}, ${group.group}`;
@@ -90,7 +93,7 @@ async function show(kafka: Kafka, admin: Admin, opts: Common & { last?: number; 
   // as a letter written in a transaction of its own is followed by the transaction's marker.
   const filtered = since !== undefined || Object.values(selection).some((v) => v !== undefined);
   const read = await readLetters(kafka, admin, topics, { since, last: filtered || last === undefined ? undefined : 2 * last + 1 });
-  const chosen = choose(read, selection);
+  const { letters: chosen, repeats } = distinctLetters(choose(read, selection));
   const letters = last === undefined ? chosen : topics.flatMap((topic) => chosen.filter((l) => l.dlqTopic === topic).slice(-last));
   const ledger = await readMarkers(kafka, admin);
   if (letters.length === 0 && !opts.json) console.log(`no dead letters in ${topics.join(', ')} match`);
@@ -110,6 +113,7 @@ async function show(kafka: Kafka, admin: Admin, opts: Common & { last?: number; 
         `    error:    ${record.error}\n    original: ${record.original_message}${sentBack}`,
     );
   }
+  if (repeats > 0) (opts.json ? console.warn : console.log)(repeatsNote(repeats, 'not shown'));
 }
 
 async function replayCommand(kafka: Kafka, admin: Admin, opts: Common & { dryRun?: boolean }): Promise<void> {
@@ -127,6 +131,7 @@ async function replayCommand(kafka: Kafka, admin: Admin, opts: Common & { dryRun
   }
   const report = await replay(kafka, admin, letters, { dryRun: Boolean(opts.dryRun), print: (line) => console.log(line) });
   const verb = opts.dryRun ? 'would be sent' : 'sent';
+  if (report.repeats > 0) console.log(repeatsNote(report.repeats, `left out: each record ${opts.dryRun ? 'would be' : 'is'} sent once`));
   console.log(`${report.sent} record(s) ${verb}, ${report.done} letter(s) already replayed, ${report.refused} refused`);
   if (report.refused > 0) process.exitCode = 1;
 }
@@ -152,6 +157,11 @@ function choose(letters: Letter[], selection: Selection): Letter[] {
     throw new Error('--offset: this DLQ topic has several partitions; say which with --partition');
   }
   return letters.filter((letter) => selects(selection, letter));
+}
+
+/** Says how many letters were folded into the first of their record and group, so the counts read true. */
+function repeatsNote(repeats: number, outcome: string): string {
+  return `${repeats} repeated letter(s) (the same record and group, written again after a redelivery) ${outcome}`;
 }
 
 async function run(work: (kafka: Kafka, admin: Admin) => Promise<void>): Promise<void> {

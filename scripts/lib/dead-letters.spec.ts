@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { buildDeadLetter } from '@app/kafka/dead-letter';
-import { describeOffsets, foldReason, groupLetters, parseOffsets, parseSince, selects, type Letter } from './dead-letters';
-import { originalMessage, planReplay, ReplayLedger, type ReplayMarker } from './dlq-replay';
+import type { Admin, Kafka } from 'kafkajs';
+import { describeOffsets, distinctLetters, foldReason, groupLetters, parseOffsets, parseSince, selects, type Letter } from './dead-letters';
+import { originalMessage, planReplay, replay, ReplayLedger, type ReplayMarker } from './dlq-replay';
 
 function letter(offset: number, error: string, overrides: Partial<Letter['record']> = {}, value: Buffer | string = `{"n":${offset}}`): Letter {
   const { record } = buildDeadLetter(
@@ -51,6 +52,42 @@ describe('groupLetters', () => {
       ['order-service-group', 1, 0, false, ['4']],
     ]);
     expect(groups[1]).toMatchObject({ first_at: '2026-11-27T09:00:00.000Z', last_at: '2026-11-27T09:00:01.000Z' });
+  });
+});
+
+describe('distinctLetters', () => {
+  // Letter 3 holds payment-successful[1]@103 as order's group dead-lettered it; 7 is order's again, after a redelivery.
+  const first = letter(3, 'error: relation "orders.orders" does not exist', { retriable: true });
+  const again = { ...letter(3, 'amount 1 does not match the cart total 5', { timestamp: '2026-11-27T09:05:00.000Z' }), offset: '7', sha256: 'sha-7' };
+  const byAnalytics = { ...letter(3, 'outage', { group: 'analytics-service-group' }), offset: '4', sha256: 'sha-4' };
+
+  it('counts a record once per group, keeping its first letter: the one written again after a redelivery is a repeat', () => {
+    expect(distinctLetters([first, again])).toEqual({ letters: [first], repeats: 1 });
+    const { letters } = distinctLetters([first, letter(5, 'outage'), again]);
+    expect(groupLetters(letters).map((g) => [g.reason, g.retriable, g.count, g.offsets['0']])).toEqual([
+      ['error: relation "orders.orders" does not exist', true, 1, ['3']],
+      ['outage', false, 1, ['5']],
+    ]);
+  });
+
+  it('counts the same record twice when two groups dead-lettered it', () => {
+    expect(distinctLetters([first, byAnalytics])).toEqual({ letters: [first, byAnalytics], repeats: 0 });
+  });
+
+  it('does not fold another record at the same offset of a recreated source topic', () => {
+    const other = { ...letter(3, 'outage', {}, '{"n":"another record"}'), offset: '9', sha256: 'sha-9' };
+    expect(distinctLetters([first, other]).repeats).toBe(0);
+  });
+
+  it("is what replay sends from: a record goes once, and the report counts its repeats", async () => {
+    const noMarkers = { listTopics: async () => [] } as unknown as Admin;
+    const lines: string[] = [];
+    const report = await replay({} as Kafka, noMarkers, [first, byAnalytics, again], { dryRun: true, print: (line) => lines.push(line) });
+    expect(report).toEqual({ sent: 1, done: 0, refused: 0, repeats: 1 });
+    expect(lines).toEqual([
+      expect.stringMatching(/^would replay dlq-payment@3 to payment-successful\[1\]/),
+      'would replay dlq-payment@4 with dlq-payment@3: the same record (payment-successful[1]@103), sent once',
+    ]);
   });
 });
 

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DeadLetterRecord } from '@app/contracts';
+// The module alone, as kafka-local's client does: the tools need not load Nest.
+import { originalBytes } from '@app/kafka/dead-letter';
 import type { Admin, Kafka } from 'kafkajs';
 import { currentRanges, scanRanges } from './topic-scan';
 
@@ -49,6 +51,29 @@ export async function readLetters(
     letters.push({ ...place, record, reason: foldReason(record.error), sha256: createHash('sha256').update(message.value ?? '').digest('hex') });
   });
   return letters.sort((a, b) => a.dlqTopic.localeCompare(b.dlqTopic) || a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+}
+
+/**
+ * The letters with each record once per group. Under at-least-once a record handled again (after a retry, a
+ * rebalance or a restart) gets another letter from the same group: the first in the order given is kept (in
+ * readLetters' order, the earliest in its DLQ topic). The original's hash is part of the identity, as a
+ * recreated source topic holds other records at the same offsets.
+ */
+export function distinctLetters(letters: Letter[]): { letters: Letter[]; repeats: number } {
+  const seen = new Set<string>();
+  const distinct = letters.filter((letter) => {
+    const { group, topic, partition, offset } = letter.record;
+    const identity = JSON.stringify([group, topic, partition, offset, originalSha256(letter.record)]);
+    if (seen.has(identity)) return false;
+    seen.add(identity);
+    return true;
+  });
+  return { letters: distinct, repeats: letters.length - distinct.length };
+}
+
+/** The SHA-256 of the whole original value: the letter's own when it was cut to fit. */
+export function originalSha256(record: DeadLetterRecord): string {
+  return record.original_sha256 ?? createHash('sha256').update(originalBytes(record) ?? Buffer.alloc(0)).digest('hex');
 }
 
 /** Quoted text that names something (a table, a constraint, a field) rather than quoting a record's content. */

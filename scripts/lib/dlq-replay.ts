@@ -1,11 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { DeadLetterRecord } from '@app/contracts';
 // The modules alone, as kafka-local's client does: the tools need not load Nest.
 import { originalBytes } from '@app/kafka/dead-letter';
 import { DLQ_REPLAYS_TOPIC } from '@app/kafka/topics';
 import { holdsUndecodableBatch } from '@app/kafka/undecodable-batches';
 import { Partitioners, type Admin, type IHeaders, type Kafka, type Message, type Transaction } from 'kafkajs';
-import { letterId, letterName, type Letter } from './dead-letters';
+import { distinctLetters, letterId, letterName, originalSha256, type Letter } from './dead-letters';
 import { currentRanges, scanRanges } from './topic-scan';
 
 /**
@@ -112,6 +111,8 @@ export interface ReplayReport {
   sent: number;
   done: number;
   refused: number;
+  /** Letters left out as repeats of another of the same record and group (see distinctLetters). */
+  repeats: number;
 }
 
 /**
@@ -120,12 +121,14 @@ export interface ReplayReport {
  * came from (its key's, as the course's clients and other partitioners may have chosen it), unless the topic
  * now has fewer partitions, when the key chooses.
  */
-export async function replay(kafka: Kafka, admin: Admin, letters: Letter[], opts: { dryRun: boolean; print: (line: string) => void }): Promise<ReplayReport> {
+export async function replay(kafka: Kafka, admin: Admin, chosen: Letter[], opts: { dryRun: boolean; print: (line: string) => void }): Promise<ReplayReport> {
   const { print } = opts;
+  // A letter written again for the same record and group is no second record: only the first is sent and marked.
+  const { letters, repeats } = distinctLetters(chosen);
   if (opts.dryRun) {
     const plan = planReplay(letters, await readMarkers(kafka, admin));
     for (const decision of plan) print(describe(decision, undefined, true));
-    return report(plan);
+    return report(plan, repeats);
   }
   const producer = kafka.producer({
     transactionalId: REPLAY_TRANSACTIONAL_ID,
@@ -161,7 +164,7 @@ export async function replay(kafka: Kafka, admin: Admin, letters: Letter[], opts
       transaction = undefined;
     }
     for (const decision of plan) print(describe(decision, sentTo.get(decision.action === 'with' ? decision.first : decision.letter), false));
-    return report(plan);
+    return report(plan, repeats);
   } catch (error) {
     const type = (error as { type?: string }).type;
     if (type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED') {
@@ -211,17 +214,13 @@ function describe(decision: Decision, to: ReplayMarker['replayed_to'] | undefine
   }
 }
 
-function report(plan: Decision[]): ReplayReport {
+function report(plan: Decision[], repeats: number): ReplayReport {
   const count = (action: Decision['action']) => plan.filter((d) => d.action === action).length;
-  return { sent: count('send'), done: count('done'), refused: count('refuse') };
+  return { sent: count('send'), done: count('done'), refused: count('refuse'), repeats };
 }
 
 function sourceKey(record: DeadLetterRecord): string {
   return `${record.topic}:${record.partition}:${record.offset}:${originalSha256(record)}`;
-}
-
-function originalSha256(record: DeadLetterRecord): string {
-  return record.original_sha256 ?? createHash('sha256').update(originalBytes(record) ?? Buffer.alloc(0)).digest('hex');
 }
 
 async function partitionCounts(admin: Admin, topics: string[]): Promise<Map<string, number>> {
