@@ -19,9 +19,9 @@ export type Visit = (topic: string, partition: number, message: KafkaMessage) =>
 export async function currentRanges(admin: Admin, topics: string[], opts: { since?: Date; last?: number } = {}): Promise<PartitionRange[]> {
   const ranges: PartitionRange[] = [];
   for (const topic of topics) {
-    const ends = await admin.fetchTopicOffsets(topic);
+    const ends = await whileLeadersSettle(() => admin.fetchTopicOffsets(topic));
     // The offset of the first record at or after the time; -1 when there is none, which means the end.
-    const bySince = opts.since ? await admin.fetchTopicOffsetsByTimestamp(topic, opts.since.getTime()) : [];
+    const bySince = opts.since ? await whileLeadersSettle(() => admin.fetchTopicOffsetsByTimestamp(topic, opts.since!.getTime())) : [];
     for (const { partition, low, high } of ends) {
       const to = BigInt(high);
       let from = BigInt(low);
@@ -61,6 +61,24 @@ export async function scanRanges(kafka: Kafka, ranges: PartitionRange[], visit: 
 }
 
 const RETRY_PAUSE_MS = 1000;
+/** How long a broker just started may answer that it does not lead a partition yet. */
+const LEADERS_SETTLE_MS = 30_000;
+
+/**
+ * Asks again while the answer is one kafkajs marks retriable: a broker just started says it leads no partition
+ * (NOT_LEADER_OR_FOLLOWER) until its log is loaded, and kafkajs' admin passes that on after a few quick retries.
+ */
+async function whileLeadersSettle<T>(ask: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + LEADERS_SETTLE_MS;
+  for (;;) {
+    try {
+      return await ask();
+    } catch (error) {
+      if (!retriable(error) || Date.now() + RETRY_PAUSE_MS >= deadline) throw error;
+      await sleep(RETRY_PAUSE_MS);
+    }
+  }
+}
 
 /**
  * kafkajs marks the errors worth retrying (a coordinator not ready, a leader moving); wrapped, it keeps them as
