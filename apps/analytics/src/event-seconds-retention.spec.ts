@@ -1,26 +1,11 @@
-import { join } from 'node:path';
 import { TOPICS } from '@app/contracts';
-import { Database } from '@app/platform';
-import { databaseUrlFromEnv, dropDatabase } from '../../../scripts/lib/postgres';
+import type { Database } from '@app/platform';
 import { AnalyticsRepository } from './analytics.repository';
+import { insertAged } from '../../../test/support/analytics-seconds';
+import { OwnDatabase } from '../../../test/support/own-database';
 import { EVENT_SECONDS_KEPT_S, EventSecondsRetention } from './event-seconds-retention';
 
-/** A database of this run's own: the e2e suites recreate theirs while unit specs run, and two runs must not share one. */
-const DATABASE_URL = (() => {
-  const url = new URL(databaseUrlFromEnv());
-  url.pathname = `${url.pathname}_retention_${process.pid}`;
-  return url.toString();
-})();
-
-/** One row of `events` events per age, `ages` whole seconds before `asOf` (the database's clock when null). */
-async function insertAged(db: Database, ages: number[], options: { asOf?: Date; topic?: string; events?: number } = {}): Promise<void> {
-  await db.query(
-    `INSERT INTO analytics.event_seconds (second, topic, events)
-     SELECT date_trunc('second', coalesce($1::timestamptz, now())) - make_interval(secs => age), $2, $3
-     FROM unnest($4::int[]) AS age`,
-    [options.asOf ?? null, options.topic ?? TOPICS.orderCreated, options.events ?? 1, ages],
-  );
-}
+const database = new OwnDatabase('retention');
 
 /** The rows' ages in seconds before `asOf`, youngest first. */
 async function agesLeft(db: Database, asOf: Date): Promise<number[]> {
@@ -34,13 +19,12 @@ describe('purging old per-second event counts', () => {
   let retention: EventSecondsRetention;
 
   beforeAll(async () => {
-    db = await Database.open({ url: DATABASE_URL, schema: 'analytics', migrationsDir: join(__dirname, 'migrations') });
+    db = await database.open('analytics');
     retention = new EventSecondsRetention(db);
   });
 
   afterAll(async () => {
-    await db?.onApplicationShutdown();
-    await dropDatabase(DATABASE_URL);
+    await database.close();
   });
 
   beforeEach(() => db.query('DELETE FROM analytics.event_seconds'));
