@@ -7,6 +7,7 @@ import { waitFor } from '../scripts/lib/wait';
 import { serviceLogs, startService, startServices, stopService, stopServices } from './support/chain-control';
 import { queryTestDatabase } from './support/database';
 import { TEST_PORT_OFFSET, testServiceEnv } from './support/environment';
+import { joinedGroup } from './support/http';
 import { connectedProducer, withAdmin } from './support/kafka';
 import { ORDER_INSTANCES, waitForSplit } from './support/ownership';
 
@@ -150,7 +151,7 @@ describe('order instances sharing order-service-group', () => {
   });
 });
 
-describe('a slow order handler (PROCESSING_DELAY_MS beyond the session timeout)', () => {
+describe("the course's slow step (PROCESSING_DELAY_MS)", () => {
   const slow = { service: 'order' as const, label: 'order-slow', port: 8030 + TEST_PORT_OFFSET, env: { INSTANCE_ID: 'slow', PROCESSING_DELAY_MS: '12000' } };
   let instance: ServiceProcess | undefined;
 
@@ -184,5 +185,38 @@ describe('a slow order handler (PROCESSING_DELAY_MS beyond the session timeout)'
     expect(order.instance_id).toBe('slow');
     // 12 s of work did not get the member thrown out (session timeout 10 s): still the one member, same id.
     expect(await members()).toEqual([member]);
+  });
+
+  it("handles one record at a time per partition, as the course's consumer does, whatever their keys", async () => {
+    await instance?.stop();
+    const course = { ...slow, label: 'order-course', env: { INSTANCE_ID: 'course', PROCESSING_DELAY_MS: '1000' } };
+    instance = ServiceProcess.start(course, testServiceEnv());
+    await instance.waitHealthy();
+    await joinedGroup(instance.url, 3);
+
+    // Three customers on one partition: side by side, their three steps of 1 s would overlap.
+    const run = randomUUID();
+    const producer = await connectedProducer();
+    await producer.send({
+      topic: TOPICS.paymentSuccessful,
+      acks: -1,
+      messages: [1, 2, 3].map((i) => ({
+        partition: 0,
+        key: String(i),
+        value: JSON.stringify({ payment_id: `course-${run}-${i}`, user_id: i, cart: [{ name: 'iPad Air', price: 599 }], timestamp: 1 }),
+      })),
+    });
+    await producer.disconnect();
+
+    const placed = await waitFor(async () => {
+      const rows = await queryTestDatabase<{ payment_id: string; placed_ms: number }>(
+        'SELECT payment_id, (extract(epoch FROM created_at) * 1000)::float8 AS placed_ms FROM orders.orders WHERE payment_id LIKE $1 ORDER BY created_at',
+        [`course-${run}-%`],
+      );
+      return rows.length === 3 ? rows : undefined;
+    }, { timeoutMs: 30_000, what: 'the three orders of the course mode' });
+    // In offset order, each placed after the step of the one before it had ended.
+    expect(placed.map((o) => o.payment_id)).toEqual([1, 2, 3].map((i) => `course-${run}-${i}`));
+    for (let i = 1; i < placed.length; i++) expect(placed[i].placed_ms - placed[i - 1].placed_ms).toBeGreaterThanOrEqual(950);
   });
 });
