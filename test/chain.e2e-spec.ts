@@ -77,7 +77,10 @@ describe('a payment through the whole chain', () => {
         .reduce((sum, m) => sum + Number(m[kind]), 0);
     expect({ payments: since(after, 'payments') - since(before, 'payments'), orders: since(after, 'orders') - since(before, 'orders'), emails: since(after, 'emails') - since(before, 'emails') })
       .toEqual({ payments: 1, orders: 1, emails: 1 });
+    // The last minute holds this payment's three events, and no more than the two minutes it overlaps hold.
+    const lastTwoMinutes = (after.events_per_minute as Array<Record<string, number>>).slice(-2).reduce((sum, m) => sum + m.payments + m.orders + m.emails, 0);
     expect(after.events_last_minute).toBeGreaterThanOrEqual(3);
+    expect(after.events_last_minute).toBeLessThanOrEqual(lastTwoMinutes);
   });
 
   it('ranks a best seller among the top products, with its quantity and revenue', async () => {

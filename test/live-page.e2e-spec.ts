@@ -7,7 +7,7 @@ import { REPO_ROOT } from '../scripts/lib/services';
 import { waitFor } from '../scripts/lib/wait';
 import { urlOf } from './support/environment';
 import { analytics, CHAIN_DEADLINE_MS, freshUserId, payment } from './support/http';
-import { connectedProducer } from './support/kafka';
+import { chainQuiet, connectedProducer } from './support/kafka';
 import { readTopics } from './support/topic-reader';
 
 /** Debian's chromium (npm test installs it); playwright-core drives it and downloads no browser. */
@@ -68,9 +68,18 @@ describe('the live page (GET / on analytics)', () => {
       if (now.status !== 'live') throw new Error(JSON.stringify(now));
       return now;
     }, { timeoutMs: 30_000, what: 'the page live' });
-    // The page's totals are the service's own statistics.
+    // The page's totals are the service's own statistics, each of them: once the chain is quiet they stop moving,
+    // and the page, redrawn every second, shows exactly what the API answers.
+    await chainQuiet();
     const api = (await analytics().get('/analytics').expect(200)).body;
-    expect(api.total_payments).toBeGreaterThanOrEqual(before.payments);
+    const cents = (revenue: number) => Math.round(revenue * 100);
+    const expected = { payments: api.total_payments, orders: api.total_orders, emails: api.total_emails, cents: cents(api.revenue) };
+    await waitFor(async () => {
+      const now = await shown();
+      const totals = { payments: now.payments, orders: now.orders, emails: now.emails, cents: cents(now.revenue) };
+      if (JSON.stringify(totals) !== JSON.stringify(expected)) throw new Error(`the page shows ${JSON.stringify(totals)}`);
+      return totals;
+    }, { timeoutMs: 10_000, what: `the page to show the API's totals ${JSON.stringify(expected)}` });
     // A row per group and topic (order and email read one topic, analytics three), three partitions each.
     expect(before.lagRows).toBe(1 + 1 + 3);
     expect(before.lagPartitions).toBe(3 * 5);

@@ -124,9 +124,12 @@ describe("Prometheus on the project's configuration", () => {
     expect(instant.filter(([, n]) => n === 0)).toEqual([]);
   });
 
-  it('serves its graph page, the local view of the series', async () => {
+  it('serves its graph page, the local view of the series, offering the chain\'s own series by name', async () => {
     const page = await fetch(`${prometheus.url}/graph`);
     expect(page.status).toBe(200);
-    expect(await page.text()).toContain('Prometheus');
+    // The names the graph page lists as it is typed into: what it reads from the server it was served by.
+    const names = await fetch(`${prometheus.url}/api/v1/label/__name__/values`);
+    const { data } = (await names.json()) as { data: string[] };
+    expect(data).toEqual(expect.arrayContaining(['kafka_transactions_total', 'kafka_messages_sent_total', 'kafka_consumer_group_lag']));
   });
 });

@@ -86,6 +86,10 @@ describe('the tools of the README, as a user runs them', () => {
     expect({ total: report.total, lagging: report.groups.flatMap((g) => g.partitions).filter((p) => p.lag !== 0) }).toEqual({ total: 0, lagging: [] });
     const watch = tool('lag', ['--watch', '--timeout', '10']);
     expect(watch.status).toBe(0);
+    // At once: the first look finds the chain at 0 and says so, with the table that shows it.
+    expect(watch.stdout).toMatch(/^lag is already 0$/m);
+    expect(watch.stdout).toMatch(/order-service-group/);
+    expect(watch.stdout).not.toMatch(/reached 0 after/);
   });
 
   it('npm run topics lists the event and DLQ topics with their partitions', () => {

@@ -1,13 +1,14 @@
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { KafkaContext } from '@nestjs/microservices';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { lastValueFrom, of, throwError } from 'rxjs';
+import { defer, lastValueFrom, of, throwError } from 'rxjs';
 import type { DeadLetterRecord } from '@app/contracts';
 import { Secrets, ServiceIdentity } from '@app/platform';
 import { ConsumerGroup, DeadLetterInterceptor } from './dead-letter.interceptor';
 import { ConsumerState } from './consume/consumer-state';
 import { FailurePolicy, PoisonMessageError } from './consume/failure-policy';
 import { PartitionRetries } from './consume/partition-retries';
+import { RecordScope, runInRecordScope } from './consume/record-scope';
 import { EventPublisher, type OutgoingEvent } from './event-publisher';
 
 class RecordingPublisher extends EventPublisher {
@@ -110,6 +111,33 @@ describe('DeadLetterInterceptor', () => {
     const quoting = new PoisonMessageError('rejected by postgres://app:pa55word@db/shop');
     await expect(lastValueFrom(interceptor.intercept(context, { handle: () => throwError(() => quoting) }))).resolves.toBeNull();
     expect((publisher.sent[0].event.value as DeadLetterRecord).error).toBe('PoisonMessageError: rejected by postgres://app:***@db/shop');
+  });
+
+  describe('inside the consume loop (a record scope, as every record the server hands over has)', () => {
+    it('hands an outage to the loop, which retries the record after a backoff, and gives Nest a value instead of an error', async () => {
+      const { interceptor, context, publisher } = setup();
+      const scope = new RecordScope(true);
+      const down = new Error('relation "orders.orders" does not exist');
+      const handled = runInRecordScope(scope, () => lastValueFrom(interceptor.intercept(context, { handle: () => throwError(() => down) })));
+      await expect(handled).resolves.toBeNull();
+      expect(scope.failure).toEqual({ error: down });
+      expect(publisher.sent).toEqual([]);
+    });
+
+    it('drops what a bad record\'s handler staged before it failed: the record leaves with its letter only', async () => {
+      const { interceptor, context, publisher } = setup();
+      const scope = new RecordScope(true);
+      const handler = defer(() => {
+        // The handler announced its order, then found the record bad.
+        scope.staged.push({ topic: 'order-created', events: [{ key: '42', value: { order_id: 'o-1' } }] });
+        return throwError(() => new PoisonMessageError('bad user_id'));
+      });
+      const handled = runInRecordScope(scope, () => lastValueFrom(interceptor.intercept(context, { handle: () => handler })));
+      await expect(handled).resolves.toBeNull();
+      expect(scope.failure).toBeUndefined();
+      expect(scope.staged).toEqual([]);
+      expect(publisher.sent.map((s) => s.topic)).toEqual(['dlq-payment']);
+    });
   });
 
   it('fails (and so redelivers) when the DLQ itself cannot be written', async () => {
