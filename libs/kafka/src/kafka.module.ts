@@ -17,6 +17,16 @@ import { PartitionRetries } from './consume/partition-retries';
 const RETRY_FIRST_MS = 100;
 const RETRY_STEP_MAX_MS = 10_000;
 
+/** The retries of a consuming service; `now` and `random` are there so a spec can check this wiring. */
+export function consumerStateFor(env: Pick<Environment, 'RETRY_MAX_MS'>, now?: () => number, random?: () => number): ConsumerState {
+  return new ConsumerState(new PartitionRetries({ initialMs: RETRY_FIRST_MS, maxMs: RETRY_STEP_MAX_MS, boundMs: env.RETRY_MAX_MS }, now, random));
+}
+
+/** What becomes of a consuming service's failing records: retried for up to RETRY_MAX_MS, then parked. */
+export function failurePolicyFor(env: Pick<Environment, 'RETRY_MAX_MS'>): FailurePolicy {
+  return new FailurePolicy(env.RETRY_MAX_MS);
+}
+
 export interface KafkaModuleOptions {
   /** The consumer group of the service's `@EventPattern` handlers; absent for a producer-only service. */
   consumerGroup?: string;
@@ -32,10 +42,9 @@ export class KafkaModule {
           {
             provide: ConsumerState,
             inject: [Environment],
-            useFactory: (env: Environment) =>
-              new ConsumerState(new PartitionRetries({ initialMs: RETRY_FIRST_MS, maxMs: RETRY_STEP_MAX_MS, boundMs: env.RETRY_MAX_MS })),
+            useFactory: (env: Environment) => consumerStateFor(env),
           },
-          { provide: FailurePolicy, inject: [Environment], useFactory: (env: Environment) => new FailurePolicy(env.RETRY_MAX_MS) },
+          { provide: FailurePolicy, inject: [Environment], useFactory: (env: Environment) => failurePolicyFor(env) },
           { provide: APP_INTERCEPTOR, useClass: DeadLetterInterceptor },
           ConsumerLagMetrics,
           StalledPartitionsMetrics,
