@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { EmailSentEvent, OrderCreatedEvent, PaymentSuccessfulEvent, RecordFault, settleEmail, settleOrder, settlePayment, TOPICS, type EventTopic } from '@app/contracts';
 import { readRecord, type Settle } from '@app/kafka/kafka-event';
-import { edgeEvent, hostileRecord, namedCases } from './hostile-records';
+import { HttpValidationPipe } from '@app/platform';
+import { cartTotal, PaymentRequestDto } from '@app/contracts';
+import { edgeEvent, hostileRecord, namedCases, paymentBodies } from './hostile-records';
 
 /** How each consumer reads a record of its topic (see the services' @KafkaEvent). */
 const READERS: Record<EventTopic, (value: Buffer | null) => unknown> = {
@@ -46,5 +48,25 @@ describe('hostile records', () => {
 
   it.each(Object.values(TOPICS))('are each followed by a good %s event at the edges of its contract, which reading takes', (topic) => {
     expect(faultOf(topic, Buffer.from(edgeEvent(topic, 2_147_483_647).value))).toBeUndefined();
+  });
+});
+
+describe('the HTTP door and the consumers', () => {
+  const pipe = new HttpValidationPipe();
+  const body = { type: 'body' as const, metatype: PaymentRequestDto };
+
+  it('refuse the same payments: POST /payment takes a body exactly when a consumer takes it as an event, and then with a positive amount', async () => {
+    await fc.assert(
+      fc.asyncProperty(paymentBodies(), async (text) => {
+        const plain = JSON.parse(text) as Record<string, unknown>;
+        const accepted = await pipe.transform(plain, body).then((dto) => dto as PaymentRequestDto, () => undefined);
+        // The body as a consumer would get it written straight to the topic (spliced as text: JSON.stringify recurses).
+        const event = Buffer.from(`{"timestamp":1,${text.slice(1)}`);
+        const read = faultOf(TOPICS.paymentSuccessful, event) === undefined;
+        if ((accepted !== undefined) !== read) throw new Error(`HTTP ${accepted ? 'accepts' : 'refuses'}, the consumer ${read ? 'reads' : 'refuses'}: ${text.slice(0, 300)}`);
+        if (accepted && !(cartTotal(accepted.cart) > 0)) throw new Error(`accepted with an amount of ${cartTotal(accepted.cart)}: ${text.slice(0, 300)}`);
+      }),
+      { seed: 11, numRuns: 500 },
+    );
   });
 });

@@ -174,6 +174,32 @@ export function hostileRecord(topic: EventTopic, userId: number): fc.Arbitrary<H
   return fc.tuple(fc.oneof(...mutations(topic, userId)), oddHeaders).map(([{ kind, value }, headers]) => ({ topic, kind, value, headers }));
 }
 
+/**
+ * Bodies a client could POST to /payment, as JSON text: good ones of any size and text, and ones with one thing
+ * wrong in `user_id` or `cart` (the fields a body has), or in its shape. For checking that the HTTP door and the
+ * consumers refuse the same payments.
+ */
+export function paymentBodies(): fc.Arbitrary<string> {
+  const base = () => ({ user_id: 42, cart: [{ name: 'TV', price: 10, quantity: 1 }] });
+  const rules = TOPIC_EVENTS[TOPICS.paymentSuccessful].rules.filter((rule) => rule.path[0] === 'user_id' || rule.path[0] === 'cart');
+  const line = fc.record(
+    {
+      name: fc.string({ unit: fc.constantFrom('a', 'é', '😀', '\u0000', '\ud800', '"', ' '), minLength: 0, maxLength: MAX_NAME_LENGTH + 2 }),
+      price: fc.oneof(fc.integer({ min: -1, max: MAX_PRICE * 100 + 1 }).map((cents) => cents / 100), fc.double({ noNaN: true })),
+      quantity: fc.integer({ min: -1, max: MAX_QUANTITY + 1 }),
+    },
+    { requiredKeys: ['name', 'price'] },
+  );
+  const anyBody = fc.record({ user_id: fc.integer({ min: -1, max: MAX_USER_ID + 1 }), cart: fc.array(line, { maxLength: MAX_CART_ITEMS + 1 }) }).map(json);
+  return fc.oneof(
+    anyBody,
+    fc.constantFrom(...rules).chain((rule) => rule.refused.map((raw) => withRaw(base(), rule.path, raw))),
+    fc.tuple(fc.constantFrom<Array<string | number>>(['cart'], ['user_id'], ['cart', 0, 'name']), deepRaw).map(([path, raw]) => withRaw(base(), path, raw)),
+    wideListRaw.map((raw) => withRaw(base(), ['extra'], raw)),
+    prototypeKey.map((key) => withRaw(base(), ['cart', 0, '\u2063key'], '{}').replace('"\u2063key"', json(key))),
+  );
+}
+
 /** The cases named in issues, in every run: each once failed in a way the generated corpus now covers. */
 export function namedCases(userId: number): HostileRecord[] {
   const payment = TOPIC_EVENTS[TOPICS.paymentSuccessful].event(userId);
