@@ -151,7 +151,7 @@ describe('order instances sharing order-service-group', () => {
   });
 });
 
-describe("the course's slow step (PROCESSING_DELAY_MS)", () => {
+describe("the course's slow step (PROCESSING_DELAY_MS, CONSUMER_ORDER=partition)", () => {
   const slow = { service: 'order' as const, label: 'order-slow', port: 8030 + TEST_PORT_OFFSET, env: { INSTANCE_ID: 'slow', PROCESSING_DELAY_MS: '12000' } };
   let instance: ServiceProcess | undefined;
 
@@ -189,7 +189,7 @@ describe("the course's slow step (PROCESSING_DELAY_MS)", () => {
 
   it("handles one record at a time per partition, as the course's consumer does, whatever their keys", async () => {
     await instance?.stop();
-    const course = { ...slow, label: 'order-course', env: { INSTANCE_ID: 'course', PROCESSING_DELAY_MS: '1000' } };
+    const course = { ...slow, label: 'order-course', env: { INSTANCE_ID: 'course', PROCESSING_DELAY_MS: '1000', CONSUMER_ORDER: 'partition' } };
     instance = ServiceProcess.start(course, testServiceEnv());
     await instance.waitHealthy();
     await joinedGroup(instance.url, 3);

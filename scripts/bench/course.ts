@@ -26,7 +26,7 @@ const orderInstance = (n: number, port: number): ServiceSpec => ({
 export async function courseExperiment(context: BenchContext, count: number, delayMs: number): Promise<CourseResult> {
   const drain = async (partitions: number, instances: ServiceSpec[]): Promise<number> => {
     await context.reset(partitions);
-    await context.start(instances, { PROCESSING_DELAY_MS: String(delayMs), TOPIC_PARTITIONS: String(partitions) });
+    await context.start(instances, { PROCESSING_DELAY_MS: String(delayMs), CONSUMER_ORDER: 'partition', TOPIC_PARTITIONS: String(partitions) });
     await context.split(CONSUMER_GROUPS.order, TOPICS.paymentSuccessful, instances.length);
     const began = performance.now();
     await floodKafka({ count, batch: 500, brokers: context.broker.brokers });

@@ -56,8 +56,8 @@ export const MUTANTS: Mutant[] = [
     name: "the course's mode handles records side by side",
     loss: "the course's experiment silently measures something else",
     file: 'libs/service/src/bootstrap.ts',
-    find: "order: env.PROCESSING_DELAY_MS > 0 ? 'partition' : 'key',",
-    replace: "order: env.PROCESSING_DELAY_MS > 0 ? 'key' : 'key',",
+    find: 'order: env.CONSUMER_ORDER,',
+    replace: "order: env.CONSUMER_ORDER === 'partition' ? 'key' : 'key',",
     suites: ['test/scaling.e2e-spec.ts'],
   },
   {

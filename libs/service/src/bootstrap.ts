@@ -130,8 +130,7 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
       const rebalances = app.get<Counter>(getToken(METRICS.rebalances));
       const crashes = app.get<Counter>(getToken(METRICS.crashes));
       const server = new MonitoredKafkaServer(options, app.get(ConsumerState), `[Instance #${identity.instanceId}]`, {
-        // The course's slow step (PROCESSING_DELAY_MS) models work that cannot overlap: one record at a time.
-        order: env.PROCESSING_DELAY_MS > 0 ? 'partition' : 'key',
+        order: env.CONSUMER_ORDER,
         transactional,
         telemetry: {
           retried: (topic) => retries.inc({ topic }),

@@ -13,7 +13,7 @@ function problems(raw: Record<string, string>): string {
 describe('loadEnvironment', () => {
   it('applies the defaults of DESIGN.md and the service', () => {
     const env = loadEnvironment({}, { PORT: 8001 });
-    expect(env).toMatchObject({ PORT: 8001, KAFKA_BROKERS: '127.0.0.1:9092', INSTANCE_ID: '1', PROCESSING_DELAY_MS: 0, TOPIC_PARTITIONS: 3 });
+    expect(env).toMatchObject({ PORT: 8001, KAFKA_BROKERS: '127.0.0.1:9092', INSTANCE_ID: '1', PROCESSING_DELAY_MS: 0, CONSUMER_ORDER: 'key', TOPIC_PARTITIONS: 3 });
     expect(env.kafkaBrokers).toEqual(['127.0.0.1:9092']);
   });
 
@@ -33,6 +33,12 @@ describe('loadEnvironment', () => {
       '  - TOPIC_PARTITIONS must not be less than 1 (got "0")',
       'Invalid configuration:',
     ]);
+  });
+
+  it("takes the course's one record at a time per partition only when asked, whatever the slow step", () => {
+    expect(loadEnvironment({ PROCESSING_DELAY_MS: '100' }, { PORT: 1 }).CONSUMER_ORDER).toBe('key');
+    expect(loadEnvironment({ CONSUMER_ORDER: 'partition' }, { PORT: 1 }).CONSUMER_ORDER).toBe('partition');
+    expect(problems({ CONSUMER_ORDER: 'random' })).toContain('CONSUMER_ORDER must be one of the following values: key, partition (got "random")');
   });
 
   it('treats an empty variable as unset', () => {

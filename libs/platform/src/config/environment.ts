@@ -8,6 +8,7 @@ import { redactUrl } from './secrets';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/blackfriday';
 const LOG_LEVELS = ['error', 'warn', 'log', 'debug', 'verbose'] as const;
 const DELIVERY_MODES = ['exactly-once', 'at-least-once'] as const;
+const CONSUMER_ORDERS = ['key', 'partition'] as const;
 
 /** Every setting a service reads, with its default; validated once at boot. */
 export class Environment {
@@ -42,12 +43,19 @@ export class Environment {
   @Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'INSTANCE_ID must be 1 to 32 letters, digits, _ or -' })
   INSTANCE_ID = '1';
 
-  /** Simulated slow step in the order handler (the course's database write). */
+  /** Simulated slow step in the order handler (the course's database write): a wait, not CPU. */
   @Type(() => Number)
   @IsInt()
   @Min(0)
   @Max(300_000)
   PROCESSING_DELAY_MS = 0;
+
+  /**
+   * key: records of different keys side by side, each key's in offset order. partition: one record at a time per
+   * partition, as Nest's own transport and the course's consumer do (the course's experiment sets it).
+   */
+  @IsIn(CONSUMER_ORDERS)
+  CONSUMER_ORDER: (typeof CONSUMER_ORDERS)[number] = 'key';
 
   @Type(() => Number)
   @IsInt()
