@@ -218,7 +218,7 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
   return [
     '# Benchmark results',
     '',
-    `Written by \`${command}\` on ${machine.date}. What each figure means: README, "The benchmark".`,
+    `Written by \`${command}\` on ${machine.date}. What each figure means: [docs/benchmark.md](../docs/benchmark.md).`,
     '',
     `Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Linux ${machine.kernel}; shared and noisy, so`,
     'targets are judged on ratios measured in the same run where they can be; absolute figures hold for this machine only.',

@@ -32,7 +32,7 @@ export const MAIL_FROM = `Black Friday Shop <orders@${MAIL_DOMAIN}>`;
 
 /**
  * The Message-ID of an order's confirmation, the same at every attempt: a message sent again after a crash
- * (see the README) carries the id of the first, so the receiving system can recognise and drop it.
+ * (see docs/consumers.md) carries the id of the first, so the receiving system can recognise and drop it.
  */
 export const confirmationMessageId = (orderId: string) => `<order-${orderId}@${MAIL_DOMAIN}>`;
 

@@ -80,7 +80,7 @@ describe('purging expired Idempotency-Keys', () => {
   });
 });
 
-/** The README promises expired rows are purged every 10 minutes: the table stays small without anyone's help. */
+/** docs/http-api.md promises expired rows are purged every 10 minutes: the table stays small without anyone's help. */
 describe('the Idempotency-Key purge schedule', () => {
   afterEach(() => {
     jest.useRealTimers();

@@ -77,8 +77,7 @@ export const SINK_GATHERING: FetchGathering = { minBytes: 64 * 1024, maxWaitMs: 
  * For a hop whose records leave in transactions (exactly once): a transaction costs the broker several
  * milliseconds of CPU whatever it holds, so at a trickle the records of a few milliseconds share one, as Kafka
  * Streams' commit interval does (100 ms there). At a steady 200/s on 2 cores it saved the broker and the
- * database CPU; its effect on the p99 was within the machine's noise in alternating runs (README, "Reading the
- * misses").
+ * database CPU; its effect on the p99 was within the machine's noise in alternating runs (bench/NOTES.md).
  */
 export const TRANSACTION_GATHERING: FetchGathering = { minBytes: 64 * 1024, maxWaitMs: 25 };
 

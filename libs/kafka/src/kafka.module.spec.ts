@@ -6,7 +6,7 @@ const defaults = () => loadEnvironment({}, { PORT: 8000 });
 // The largest value Math.random can return.
 const JUST_BELOW_ONE = 1 - Number.EPSILON;
 
-describe('KafkaModule retry wiring (README, "Failures, the DLQ and retries")', () => {
+describe('KafkaModule retry wiring (docs/failure-handling.md)', () => {
   it('retries a failing record after 100 ms, doubling to at most 10 s, with jitter of up to half the wait', () => {
     const waits = (random: number) => {
       // The clock stands still, so the RETRY_MAX_MS bound never shortens a wait.
