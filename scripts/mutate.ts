@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
@@ -20,6 +20,9 @@ const program = new Command('mutate')
 
 type Outcome = 'caught' | 'survived' | 'invalid';
 
+/** Each mutant's test output. */
+const LOGS = join(REPO_ROOT, '.logs', 'mutate');
+
 async function main(): Promise<number> {
   const opts = program.opts<{ only?: string; list?: boolean }>();
   const chosen = MUTANTS.filter((m) => opts.only === undefined || m.name.includes(opts.only));
@@ -37,7 +40,7 @@ async function main(): Promise<number> {
   console.log('\n| mutant | what a user would lose | suites | outcome |\n|---|---|---|---|');
   for (const { mutant, outcome } of rows) console.log(`| ${mutant.name} | ${mutant.loss} | ${mutant.suites.join(', ')} | ${outcome} |`);
   const survived = rows.filter((r) => r.outcome !== 'caught').length;
-  console.log(`\n${rows.length - survived} of ${rows.length} caught`);
+  console.log(`\n${rows.length - survived} of ${rows.length} caught; each run's output is in ${LOGS}`);
   return survived === 0 ? 0 : 1;
 }
 
@@ -56,6 +59,9 @@ async function runMutant(mutant: Mutant): Promise<Outcome> {
     let output = '';
     for (const stream of [child.stdout, child.stderr]) stream.on('data', (chunk: Buffer) => void (output += chunk.toString()));
     const [code] = (await once(child, 'exit')) as [number | null];
+    // Kept, so that a caught mutant can be checked to fail for its own reason, not a flake.
+    mkdirSync(LOGS, { recursive: true });
+    writeFileSync(join(LOGS, `${mutant.name.replace(/[^a-z0-9]+/gi, '-')}.log`), output);
     if (/\[test\] (type check|build) failed/.test(output)) return 'invalid';
     return code === 0 ? 'survived' : 'caught';
   } finally {
