@@ -62,6 +62,18 @@ describe('a generated corpus of hostile records', () => {
     }
   });
 
+  it("keeps the headers kafkajs misreads (named toString, __proto__): the letters carry them as written", () => {
+    const named = results.find((r) => r.record.kind === 'headers named toString and __proto__')!;
+    const letters = [...named.letters.values()].flat();
+    expect(letters).toHaveLength(2);
+    for (const letter of letters) {
+      expect(letter.record.original_headers).toEqual([
+        { key: 'toString', value: 't', encoding: 'utf8' },
+        { key: '__proto__', value: 'p', encoding: 'utf8' },
+      ]);
+    }
+  });
+
   it('retries nothing, and handles the record behind each one', () => {
     expect(retries).toBe(0);
     expect(results.every((r) => r.nextHandledMs !== undefined)).toBe(true);

@@ -43,6 +43,7 @@ describe('hostile records', () => {
       'ContractViolation: PaymentSuccessfulEvent is invalid: cart is nested too deeply (more than 8 levels of lists and objects)',
       'ContractViolation: PaymentSuccessfulEvent is invalid: cart.0 must be an object',
       'PoisonMessageError: the value is not valid UTF-8',
+      'PoisonMessageError: the value is not valid JSON: Unexpected token \'o\', "not json" is not valid JSON',
     ]);
   });
 

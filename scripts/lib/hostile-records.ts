@@ -163,9 +163,15 @@ function isJsonObject(bytes: Uint8Array): boolean {
   }
 }
 
-/** Headers a record may carry: odd names, bytes that are not text, an empty value. */
+/** Names of Object.prototype's members: kafkajs reads a header of such a name as a list with a function in it. */
+const PROTOTYPE_NAMES = ['toString', 'valueOf', 'constructor', 'hasOwnProperty', '__proto__'];
+
+/** Headers a record may carry: odd names (Object.prototype's among them), bytes that are not text, an empty value. */
 const oddHeaders: fc.Arbitrary<Record<string, Buffer> | undefined> = fc.option(
-  fc.dictionary(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)), { maxKeys: 3 }),
+  fc
+    .array(fc.tuple(fc.oneof(fc.string({ unit: 'binary', minLength: 1, maxLength: 12 }), fc.constantFrom(...PROTOTYPE_NAMES)), fc.uint8Array({ maxLength: 64 })), { maxLength: 3 })
+    // Defined, not assigned: `__proto__` is then a header, not the object's prototype.
+    .map((pairs) => Object.defineProperties({}, Object.fromEntries(pairs.map(([name, bytes]) => [name, { value: Buffer.from(bytes), enumerable: true }])))),
   { nil: undefined },
 );
 
@@ -208,6 +214,8 @@ export function namedCases(userId: number): HostileRecord[] {
     { topic: TOPICS.paymentSuccessful, kind: 'cart nested 5,000 levels deep', value: Buffer.from(withRaw(payment, ['cart'], deep)) },
     { topic: TOPICS.paymentSuccessful, kind: 'a list inside the cart', value: Buffer.from(withRaw(payment, ['cart'], '[[{"name":"Nested","price":10,"quantity":1}]]')) },
     { topic: TOPICS.paymentSuccessful, kind: 'a name in Latin-1, not UTF-8', value: Buffer.from(withRaw(payment, ['cart', 0, 'name'], '"T\u00e9l\u00e9"'), 'latin1') },
+    // Once stalled every consumer: kafkajs read the header as a list holding Object.prototype's toString.
+    { topic: TOPICS.paymentSuccessful, kind: 'headers named toString and __proto__', value: Buffer.from('not json'), headers: Object.defineProperties({}, { toString: { value: Buffer.from('t'), enumerable: true }, ['__proto__']: { value: Buffer.from('p'), enumerable: true } }) },
   ];
 }
 

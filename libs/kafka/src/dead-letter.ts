@@ -90,9 +90,10 @@ export function originalBytes(record: Pick<DeadLetterRecord, 'original_message' 
   return record.original_message === null ? null : Buffer.from(record.original_message, record.original_encoding);
 }
 
-function toBuffer(bytes: Buffer | string | null | undefined): Buffer | null {
-  if (bytes === null || bytes === undefined) return null;
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'utf8');
+/** Bytes, text as UTF-8, and nothing for anything else: building a letter must never throw, or the record stalls. */
+function toBuffer(bytes: unknown): Buffer | null {
+  if (Buffer.isBuffer(bytes)) return bytes;
+  return typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : null;
 }
 
 function encode(bytes: Buffer | null, force?: ByteEncoding): { text: string | null; encoding: ByteEncoding } {

@@ -11,6 +11,7 @@ import { describeError, parsePartitionKey, partitionKey as keyOf } from './consu
 import { dispatchInLanes, firstFailure, laneOf, type ProcessingOrder } from './consume/processing-order';
 import type { KafkaServerOptions } from './kafka-config';
 import { copyUndecodableMark } from './undecodable-batches';
+import { headersAsWritten } from './record-headers';
 import { headerOf } from './kafka-event';
 import { REQUEST_ID_HEADER, withCorrelation } from '@app/platform';
 
@@ -76,11 +77,12 @@ class HandlerFailed extends Error {
 
 /**
  * Nest's parser turns keys and header values into text, which loses any byte that is not UTF-8. Handlers decode
- * the value themselves (see @KafkaEvent), so records reach them as they came: a dead letter keeps them exactly.
+ * the value themselves (see @KafkaEvent), so records reach them as they came, headers as they were written
+ * (see headersAsWritten): a dead letter keeps them exactly.
  */
 class BytesAsTheyCame extends KafkaParser {
   override parse<T = KafkaMessage>(data: KafkaMessage): T {
-    return copyUndecodableMark(data, { ...data, headers: { ...data.headers } }) as T;
+    return copyUndecodableMark(data, { ...data, headers: headersAsWritten(data.headers) }) as T;
   }
 }
 
