@@ -13,6 +13,16 @@ async function databaseSecond(db: Database): Promise<Date> {
   return now;
 }
 
+/** Four events received now, through the consumer's path (record() fills event_seconds from received_at). */
+function recordNow(analytics: AnalyticsRepository): Promise<void[]> {
+  return Promise.all([
+    analytics.record({ topic: TOPICS.paymentSuccessful, event_id: 'p-now', user_id: 1, amount: 10, items: [] }),
+    analytics.record({ topic: TOPICS.orderCreated, event_id: 'o-now-1', user_id: 1, amount: 10 }),
+    analytics.record({ topic: TOPICS.orderCreated, event_id: 'o-now-2', user_id: 2, amount: 20 }),
+    analytics.record({ topic: TOPICS.emailSent, event_id: 'e-now', user_id: 1 }),
+  ]);
+}
+
 const minuteOf = (second: Date) => new Date(Math.floor(second.getTime() / 60_000) * 60_000).toISOString();
 
 /** AnalyticsRepository's readings for the live page and /statistics, against the real server and migrations. */
@@ -63,13 +73,7 @@ describe('the analytics figures read from per-second event counts', () => {
   });
 
   it('counts as the last minute the events of every topic from the last 60 seconds, not older ones', async () => {
-    // Received now, through the consumer's path: record() fills event_seconds from received_at.
-    await Promise.all([
-      analytics.record({ topic: TOPICS.paymentSuccessful, event_id: 'p-now', user_id: 1, amount: 10, items: [] }),
-      analytics.record({ topic: TOPICS.orderCreated, event_id: 'o-now-1', user_id: 1, amount: 10 }),
-      analytics.record({ topic: TOPICS.orderCreated, event_id: 'o-now-2', user_id: 2, amount: 20 }),
-      analytics.record({ topic: TOPICS.emailSent, event_id: 'e-now', user_id: 1 }),
-    ]);
+    await recordNow(analytics);
     // 55 s old stays inside the minute however long the test takes to read it; 65 s old never enters it.
     await insertAged(db, [5, 55], { topic: TOPICS.paymentSuccessful, events: 3 });
     await insertAged(db, [30], { topic: TOPICS.orderCreated, events: 7 });
@@ -83,12 +87,7 @@ describe('the analytics figures read from per-second event counts', () => {
   });
 
   it('counts payments, orders and emails per minute over the last ten minutes, oldest minute first', async () => {
-    await Promise.all([
-      analytics.record({ topic: TOPICS.paymentSuccessful, event_id: 'p-now', user_id: 1, amount: 10, items: [] }),
-      analytics.record({ topic: TOPICS.orderCreated, event_id: 'o-now-1', user_id: 1, amount: 10 }),
-      analytics.record({ topic: TOPICS.orderCreated, event_id: 'o-now-2', user_id: 2, amount: 20 }),
-      analytics.record({ topic: TOPICS.emailSent, event_id: 'e-now', user_id: 1 }),
-    ]);
+    await recordNow(analytics);
     const asOf = await databaseSecond(db);
     const aged: Array<{ topic: string; ages: number[]; events: number }> = [
       { topic: TOPICS.paymentSuccessful, ages: [30], events: 4 },
