@@ -12,6 +12,8 @@ const isBytes = (value: unknown): value is HeaderValue => Buffer.isBuffer(value)
  * is that value again; the other headers are untouched.
  */
 export function headersAsWritten(headers: IHeaders | undefined): IHeaders {
+  // Every record passes here: most carry a header or two, none of them repeated, and need only a copy.
+  if (!Object.values(headers ?? {}).some(Array.isArray)) return { ...headers };
   const repaired: IHeaders = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     if (!Array.isArray(value)) {
