@@ -74,7 +74,8 @@ export class Environment {
   RETRY_MAX_MS = 5 * 60 * 1000;
 
   /**
-   * exactly-once: order and email write their events and the offsets they consumed in one Kafka transaction.
+   * exactly-once: what a consumer publishes (events, dead letters) and the offsets it consumed go in one Kafka
+   * transaction.
    * at-least-once: events leave at once and offsets are committed every 200 ms; a crash repeats some events.
    */
   @IsIn(DELIVERY_MODES)
