@@ -39,6 +39,8 @@ export interface FloodKafkaOptions extends FloodOptions {
   brokers: string[];
   /** Messages per producer.send. */
   batch: number;
+  /** The user of the payment at `index` (0-based); by default each payment has a user of its own. */
+  userOf?: (index: number) => number;
 }
 
 export interface FloodHttpOptions extends FloodOptions {
@@ -109,7 +111,7 @@ export async function floodKafka(options: FloodKafkaOptions): Promise<FloodResul
       next += size;
       await limiter.take(size);
       const messages: Message[] = Array.from({ length: size }, (_, i) => {
-        const userId = first + i + 1;
+        const userId = options.userOf?.(first + i) ?? first + i + 1;
         return { key: String(userId), value: JSON.stringify(randomPayment(userId)) };
       });
       try {

@@ -107,6 +107,11 @@ describe('health and metrics', () => {
       const text = await metricsText(`http://127.0.0.1:${spec.port}`);
       expect(text).toMatch(/^kafka_consumer_rebalances_total \d+$/m);
       expect(text).toMatch(/^kafka_partitions_stalled\{topic="[a-z-]+"\} \d+$/m);
+      // The consume engine's load: drained, nothing runs or waits, and no partition is paused by back-pressure.
+      expect(text).toMatch(/^kafka_consumer_records_in_flight \d+$/m);
+      expect(text).toMatch(/^kafka_consumer_records_waiting \d+$/m);
+      expect(text).toMatch(/^kafka_consumer_partitions_paused 0$/m);
+      expect(text).toMatch(/^kafka_consumer_records_held\{topic="[a-z-]+",partition="\d+"\} \d+$/m);
       // Every crash the service logged is counted, and only those (the unit spec makes one and counts it).
       const crashesLogged = (await serviceLogs(spec.label)).filter((line) => line.includes('consumer crashed')).length;
       expect(text).toMatch(new RegExp(`^kafka_consumer_crashes_total ${crashesLogged}$`, 'm'));

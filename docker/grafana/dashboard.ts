@@ -95,6 +95,17 @@ export function chainDashboard(): Dashboard {
     )
     .withPanel(
       graph(
+        'Consume engine',
+        'short',
+        'Records each service runs now and those waiting for their key or a free place; records taken and not yet committed (the longest span of a partition); partitions paused by back-pressure.',
+        query('sum by (service) (kafka_consumer_records_in_flight)', 'in flight {{service}}'),
+        query('sum by (service) (kafka_consumer_records_waiting)', 'waiting {{service}}'),
+        query('max by (service) (kafka_consumer_records_held)', 'held, longest partition {{service}}'),
+        query('sum by (service) (kafka_consumer_partitions_paused)', 'paused {{service}}'),
+      ),
+    )
+    .withPanel(
+      graph(
         'Events handled per second',
         'reqps',
         'Records handled by the consumers, by topic and outcome.',

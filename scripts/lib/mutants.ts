@@ -17,6 +17,9 @@ export interface Mutant {
 const FAILURE_POLICY = 'libs/kafka/src/consume/failure-policy.ts';
 const SERVER = 'libs/kafka/src/monitored-kafka-server.ts';
 const SERVER_SPEC = 'libs/kafka/src/monitored-kafka-server.spec.ts';
+const ENGINE = 'libs/kafka/src/consume/consume-engine.ts';
+const ENGINE_SPEC = 'libs/kafka/src/consume/consume-engine.spec.ts';
+const COMMITS = 'libs/kafka/src/consume/commits.ts';
 
 export const MUTANTS: Mutant[] = [
   // The seven of issue 24.
@@ -39,9 +42,9 @@ export const MUTANTS: Mutant[] = [
   {
     name: 'retries kept across a rebalance',
     loss: 'stalled partitions the member lost stay on /health and kafka_partitions_stalled',
-    file: SERVER,
-    find: 'this.state.retries.retain(payload.memberAssignment);',
-    replace: 'void payload.memberAssignment;',
+    file: ENGINE,
+    find: 'this.parts.retries.retain(assignment);',
+    replace: 'void assignment;',
     suites: [SERVER_SPEC, 'test/failure-policy.e2e-spec.ts'],
   },
   {
@@ -117,29 +120,46 @@ export const MUTANTS: Mutant[] = [
     replace: 'const RETRY_FIRST_MS = 1000;',
     suites: ['libs/kafka/src/kafka.module.spec.ts'],
   },
-  // One per commit path of the consume loop.
+  // One per commit path of the consume engine.
   {
     name: 'exactly once commits the offset without the events',
     loss: 'orders made but never announced: no email for them',
-    file: SERVER,
-    find: 'await this.transactions!.commit(topic, partition, staged, moved.next);',
-    replace: 'await this.transactions!.commit(topic, partition, staged.slice(0, 0), moved.next);',
+    file: COMMITS,
+    find: 'await this.transactions.commit(state.topic, state.partition, staged, committable.next.toString());',
+    replace: 'await this.transactions.commit(state.topic, state.partition, staged.slice(0, 0), committable.next.toString());',
     suites: ['test/chain.e2e-spec.ts', 'test/exactly-once.e2e-spec.ts'],
   },
   {
     name: 'at least once never commits',
     loss: 'every restart handles the whole topic again, and lag never falls',
-    file: SERVER,
-    find: 'committer.processed(topic, partition, moved.next, generation);',
-    replace: 'void generation;',
+    file: COMMITS,
+    find: 'if (work.length === 0) return;',
+    replace: 'if (work.length >= 0) return;',
     suites: ['test/delivery.e2e-spec.ts'],
+  },
+  // The consume engine's two promises: a key at a time, and no commit past a record not done.
+  {
+    name: 'records of one key run side by side',
+    loss: "a customer's payments overtake each other",
+    file: ENGINE,
+    find: "if (this.settings.order === 'partition' || record.message.key == null) return partition;",
+    replace: "if (this.settings.order === 'partition' || record.message.key == null) return `${partition}|${record.offset}`;",
+    suites: [ENGINE_SPEC],
+  },
+  {
+    name: 'the commit passes a record not done',
+    loss: 'a crash loses the payment still running: no order, no email',
+    file: 'libs/kafka/src/consume/partition-state.ts',
+    find: 'while (i < this.records.length && this.records[i].done) i++;',
+    replace: 'while (i < this.records.length) i++;',
+    suites: [ENGINE_SPEC, 'test/key-order.e2e-spec.ts'],
   },
   {
     name: 'a dead letter keeps the events of its failed handler',
     loss: 'a record dead-lettered half-way still announces what it did before failing',
     file: 'libs/kafka/src/dead-letter.interceptor.ts',
-    find: 'currentRecordScope()?.staged.splice(0);',
-    replace: 'currentRecordScope()?.staged.slice(0);',
+    find: 'scope?.staged.splice(0);',
+    replace: 'scope?.staged.slice(0);',
     suites: ['libs/kafka/src/dead-letter.interceptor.spec.ts'],
   },
 ];

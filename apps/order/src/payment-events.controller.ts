@@ -25,9 +25,10 @@ export class PaymentEventsController {
       { payment_id: payment.payment_id, user_id: payment.user_id },
       `[Instance #${this.env.INSTANCE_ID}] [Partition ${source.partition}] [Offset ${source.offset}] User ${payment.user_id}`,
     );
-    // The course's slow step. With it set, each partition is handled one record at a time (see bootstrap),
-    // and the consumer heartbeats while the batch runs, so a step longer than the session keeps the member.
-    if (this.env.PROCESSING_DELAY_MS > 0) await sleep(this.env.PROCESSING_DELAY_MS);
+    // The course's slow step (a wait, as a call to another system would be); the consume engine runs other
+    // keys meanwhile, and the member keeps its group however long it lasts.
+    const delay = this.env.processingDelayFor(payment.user_id);
+    if (delay > 0) await sleep(delay);
     await this.orders.placeOrder(payment, source);
   }
 }

@@ -7,7 +7,7 @@ import { Secrets, ServiceIdentity } from '@app/platform';
 import { ConsumerGroup, DeadLetterInterceptor } from './dead-letter.interceptor';
 import { ConsumerState } from './consume/consumer-state';
 import { FailurePolicy, PoisonMessageError } from './consume/failure-policy';
-import { PartitionRetries } from './consume/partition-retries';
+import { RecordRetries } from './consume/record-retries';
 import { RecordScope, runInRecordScope } from './consume/record-scope';
 import { EventPublisher, type OutgoingEvent } from './event-publisher';
 
@@ -28,7 +28,7 @@ const RETRY_MAX_MS = 60_000;
 function setup() {
   const registry = new Registry();
   const publisher = new RecordingPublisher();
-  const retries = new PartitionRetries({ initialMs: 100, maxMs: 1000, boundMs: RETRY_MAX_MS });
+  const retries = new RecordRetries({ initialMs: 100, maxMs: 1000, boundMs: RETRY_MAX_MS });
   const interceptor = new DeadLetterInterceptor(
     publisher,
     new ConsumerGroup('order-service-group'),

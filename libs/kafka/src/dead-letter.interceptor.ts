@@ -59,7 +59,9 @@ export class DeadLetterInterceptor implements NestInterceptor {
           return of(null);
         }
         // What the handler published before it failed leaves with nothing but the letter.
-        currentRecordScope()?.staged.splice(0);
+        const scope = currentRecordScope();
+        scope?.staged.splice(0);
+        if (scope) scope.deadLettered = true;
         // Nest awaits the last value of this stream: it must emit one, or the record is redelivered.
         return defer(() => this.deadLetter(kafka, source, error, verdict.retriable)).pipe(map(() => null));
       }),

@@ -34,8 +34,8 @@ export class FetchMode {
   }
 
   /**
-   * A partition paused (a record waiting for its retry) is not quiet: its resume must not wait behind an idle
-   * fetch of up to 500 ms, so the consumer keeps gathering while one is.
+   * A partition paused (by back-pressure, or waiting to be taken over again) is not quiet: its resume must not
+   * wait behind an idle fetch of up to 500 ms, so the consumer keeps gathering while one is.
    */
   fetched(batches: readonly FetchedBatch[], now: number, paused: boolean): void {
     if (paused || batches.some((batch) => !batch.isEmpty())) this.quietSince = undefined;

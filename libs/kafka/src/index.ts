@@ -1,7 +1,7 @@
 export * from './kafka-config';
 export * from './event-publisher';
 export * from './consume/failure-policy';
-export * from './consume/partition-retries';
+export * from './consume/record-retries';
 export * from './dead-letter';
 export * from './codecs';
 export * from './kafka-event';
@@ -14,7 +14,7 @@ export * from './kafka.module';
 export * from './consumer-lag';
 export * from './consumer-lag.metrics';
 export * from './consume/processing-order';
-export * from './consume/offset-committer';
+export * from './consume/consume-engine';
 export * from './consume/consumer-state';
 export * from './consume/record-scope';
 export * from './consume/partition-transactions';

@@ -106,8 +106,8 @@ export function consumerServerOptions(settings: ConsumerServerSettings): KafkaSe
     producer: producerConfig,
     // A new group starts at the beginning, so payments sent before the first order instance are not skipped.
     subscribe: { fromBeginning: true },
-    // MonitoredKafkaServer commits handled offsets on an interval (OffsetCommitter), even in the middle of a
-    // slow batch; kafkajs's own auto-commit would add a commit request after every fetched batch.
+    // The consume engine commits what is done itself (see commits.ts): kafkajs's own auto-commit would commit
+    // its fetch position, past records still running.
     run: { partitionsConsumedConcurrently: settings.concurrency, autoCommit: false },
     // Handlers decode the bytes themselves, so poison (bad JSON, tombstones) is seen, not guessed at.
     parser: { keepBinary: true },

@@ -42,7 +42,7 @@ export class KafkaHealthIndicator {
           consumer: this.consumer.status,
           assignments: this.consumer.assignments,
           last_error: this.consumer.lastError,
-          // Partitions held at a record being retried (an outage, a bug): the service is alive and waits it out.
+          // Partitions with records held for a retry (an outage, a bug), by the oldest: the service waits it out.
           stalled: this.consumer.retries.stalled().map((s) => ({
             topic: s.topic,
             partition: s.partition,
@@ -51,6 +51,7 @@ export class KafkaHealthIndicator {
             attempts: s.attempts,
             reason: s.lastError,
             next_attempt_at: new Date(s.nextAttemptAt).toISOString(),
+            records_held: s.records,
           })),
         }
       : {};

@@ -8,10 +8,11 @@ import { KafkaAdmin } from './kafka-admin';
 import { KafkaEventPublisher } from './kafka-event-publisher';
 import { KafkaHealthIndicator } from './kafka.health';
 import { StalledPartitionsMetrics } from './consume/stalled-partitions.metrics';
+import { ConsumeEngineMetrics } from './consume/consume-engine.metrics';
 import { Environment } from '@app/platform';
 import { ConsumerState } from './consume/consumer-state';
 import { FailurePolicy } from './consume/failure-policy';
-import { PartitionRetries } from './consume/partition-retries';
+import { RecordRetries } from './consume/record-retries';
 
 /** The first retry of a failing record comes this soon; waits double up to RETRY_STEP_MAX_MS. */
 const RETRY_FIRST_MS = 100;
@@ -19,7 +20,7 @@ const RETRY_STEP_MAX_MS = 10_000;
 
 /** The retries of a consuming service; `now` and `random` are there so a spec can check this wiring. */
 export function consumerStateFor(env: Pick<Environment, 'RETRY_MAX_MS'>, now?: () => number, random?: () => number): ConsumerState {
-  return new ConsumerState(new PartitionRetries({ initialMs: RETRY_FIRST_MS, maxMs: RETRY_STEP_MAX_MS, boundMs: env.RETRY_MAX_MS }, now, random));
+  return new ConsumerState(new RecordRetries({ initialMs: RETRY_FIRST_MS, maxMs: RETRY_STEP_MAX_MS, boundMs: env.RETRY_MAX_MS }, now, random));
 }
 
 /** What becomes of a consuming service's failing records: retried for up to RETRY_MAX_MS, then parked. */
@@ -48,6 +49,7 @@ export class KafkaModule {
           { provide: APP_INTERCEPTOR, useClass: DeadLetterInterceptor },
           ConsumerLagMetrics,
           StalledPartitionsMetrics,
+          ConsumeEngineMetrics,
         ]
       : [];
     const exported = [EventPublisher, KafkaAdmin, KafkaHealthIndicator, ...(options.consumerGroup ? [ConsumerGroup, ConsumerState] : [])];

@@ -132,6 +132,7 @@ export async function bootstrapService(definition: ServiceDefinition): Promise<N
       const server = new MonitoredKafkaServer(options, app.get(ConsumerState), `[Instance #${identity.instanceId}]`, {
         order: env.CONSUMER_ORDER,
         transactional,
+        maxInFlight: env.CONSUMER_MAX_IN_FLIGHT,
         telemetry: {
           retried: (topic) => retries.inc({ topic }),
           sent: (topic, count) => sent.inc({ event_type: topic }, count),

@@ -1,7 +1,7 @@
 import { ServiceUnavailableException } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { HealthIndicatorService, TerminusModule } from '@nestjs/terminus';
-import { CONSUMER_SILENCE_LIMIT_MS, ConsumerState, KafkaHealthIndicator, PartitionRetries } from '@app/kafka';
+import { CONSUMER_SILENCE_LIMIT_MS, ConsumerState, KafkaHealthIndicator, RecordRetries } from '@app/kafka';
 import { Database, Secrets } from '@app/platform';
 import { HealthController } from './health.controller';
 
@@ -30,7 +30,7 @@ async function health(state: ConsumerState, database: 'up' | 'down' = 'up') {
 }
 
 function consumer(status: ConsumerState['status']): ConsumerState {
-  const state = new ConsumerState(new PartitionRetries({ initialMs: 100, maxMs: 1000, boundMs: 60_000 }));
+  const state = new ConsumerState(new RecordRetries({ initialMs: 100, maxMs: 1000, boundMs: 60_000 }));
   state.status = status;
   return state;
 }

@@ -1,4 +1,12 @@
-import { PartitionRetries } from './partition-retries';
+import { RecordRetries } from './record-retries';
+
+/** What the consume engine holds now, for the gauges (see ConsumeEngineMetrics). */
+export interface EngineLoad {
+  readonly inFlight: number;
+  readonly waiting: number;
+  readonly pausedByPressure: number;
+  held(): Array<{ topic: string; partition: number; records: number }>;
+}
 
 export type ConsumerStatus = 'starting' | 'joined' | 'rebalancing' | 'crashed' | 'stopped';
 
@@ -7,6 +15,8 @@ export class ConsumerState {
   status: ConsumerStatus = 'starting';
   assignments: Record<string, number[]> = {};
   lastError: string | null = null;
+  /** The consume engine, once the consumer runs. */
+  engine?: EngineLoad;
   /** True while the application is closing on purpose, so a stop is not reported as a failure. */
   closing = false;
   /**
@@ -15,8 +25,8 @@ export class ConsumerState {
    */
   private lastSign = Date.now();
 
-  /** The partitions held at a record that is being retried, and since when. */
-  constructor(readonly retries: PartitionRetries) {}
+  /** The records held for a retry, and since when. */
+  constructor(readonly retries: RecordRetries) {}
 
   sign(now = Date.now()): void {
     this.lastSign = now;

@@ -21,7 +21,7 @@ export type Verdict =
 /**
  * The one place that decides what happens to a failing record. Only a record at fault (RecordFault: it cannot
  * be decoded, breaks its contract, or the database rejects its data) goes to its DLQ at once. Everything else
- * is retried, its partition paused with backoff, for up to `retryMaxMs` since the record first failed; past
+ * is retried, holding its key, with backoff, for up to `retryMaxMs` since the record first failed; past
  * that it is dead-lettered as retriable, so one stuck record cannot hold its partition forever.
  */
 export class FailurePolicy {

@@ -11,7 +11,7 @@ export interface StagedEvents {
 /** Most bytes of event values one produce request of a transaction carries; a larger event goes alone. */
 const MAX_REQUEST_BYTES = 512 * 1024;
 /**
- * A transaction is opened only once its slice's records are handled, and lives for a few round trips. If its
+ * A transaction is opened only once its records are handled, and lives for a few round trips. If its
  * owner dies in between, the coordinator aborts it after this long, so it cannot hold read_committed consumers
  * back for longer.
  */

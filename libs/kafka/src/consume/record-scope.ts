@@ -4,11 +4,13 @@ import type { OutgoingEvent } from '../event-publisher';
 /**
  * The consume loop's side of one record while Nest's pipeline handles it: the failure the dead-letter
  * interceptor decided to retry (Nest's exception filter would replace the error with a bare
- * `{ status: 'error' }` and log it at length, so the interceptor hands it over here instead), and, in a
- * transaction, the events the handler published, which leave with the record's offset or not at all.
+ * `{ status: 'error' }` and log it at length, so the interceptor hands it over here instead), whether the
+ * record was dead-lettered, and, in a transaction, the events the handler published, which leave with the
+ * record's offset or not at all.
  */
 export class RecordScope {
   failure?: { error: unknown };
+  deadLettered = false;
   /** Events staged for the transaction, in the order the handler published them. */
   readonly staged: Array<{ topic: string; events: OutgoingEvent[] }> = [];
 

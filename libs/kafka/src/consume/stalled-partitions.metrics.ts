@@ -6,7 +6,7 @@ import { ConsumerGroup } from '../dead-letter.interceptor';
 import { ConsumerState } from './consumer-state';
 
 /**
- * `kafka_partitions_stalled{topic}`: partitions of this instance held at a record being retried (an outage, a
+ * `kafka_partitions_stalled{topic}`: partitions of this instance with a record held for a retry (an outage, a
  * bug), read from the consumer's state when Prometheus scrapes; 0 for each topic the group reads when none is.
  */
 @Injectable()
@@ -15,7 +15,7 @@ export class StalledPartitionsMetrics implements OnModuleDestroy {
     const topics = GROUP_TOPICS[group.id] ?? [];
     new Gauge({
       name: METRICS.stalledPartitions,
-      help: 'Partitions of this instance held at a record that is being retried, by topic.',
+      help: 'Partitions of this instance with a record (and its key) held for a retry, by topic.',
       labelNames: ['topic'],
       registers: [register],
       collect() {

@@ -41,6 +41,20 @@ describe('loadEnvironment', () => {
     expect(problems({ CONSUMER_ORDER: 'random' })).toContain('CONSUMER_ORDER must be one of the following values: key, partition (got "random")');
   });
 
+  it('slows the payments of PROCESSING_DELAY_USERS only, when it is set, and every payment otherwise', () => {
+    const some = loadEnvironment({ PROCESSING_DELAY_MS: '100', PROCESSING_DELAY_USERS: '7,2000000000' }, { PORT: 1 });
+    expect([7, 2_000_000_000, 8].map((user) => some.processingDelayFor(user))).toEqual([100, 100, 0]);
+    const all = loadEnvironment({ PROCESSING_DELAY_MS: '100' }, { PORT: 1 });
+    expect([7, 8].map((user) => all.processingDelayFor(user))).toEqual([100, 100]);
+    expect(problems({ PROCESSING_DELAY_USERS: '7;8' })).toContain('PROCESSING_DELAY_USERS must be a comma-separated list of user ids (got "7;8")');
+  });
+
+  it('takes CONSUMER_MAX_IN_FLIGHT between 1 and 100,000, 1,000 by default', () => {
+    expect(loadEnvironment({}, { PORT: 1 }).CONSUMER_MAX_IN_FLIGHT).toBe(1000);
+    expect(loadEnvironment({ CONSUMER_MAX_IN_FLIGHT: '50' }, { PORT: 1 }).CONSUMER_MAX_IN_FLIGHT).toBe(50);
+    expect(problems({ CONSUMER_MAX_IN_FLIGHT: '0' })).toContain('CONSUMER_MAX_IN_FLIGHT must not be less than 1 (got "0")');
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadEnvironment({ INSTANCE_ID: '' }, { PORT: 1 }).INSTANCE_ID).toBe('1');
   });

@@ -51,11 +51,30 @@ export class Environment {
   PROCESSING_DELAY_MS = 0;
 
   /**
+   * Unset, every payment waits PROCESSING_DELAY_MS; set (comma-separated user ids), only the payments of those
+   * users do: a slow customer, to watch a slow key hold only itself.
+   */
+  @IsOptional()
+  @IsString()
+  @Matches(/^\d{1,10}(,\d{1,10})*$/, { message: 'PROCESSING_DELAY_USERS must be a comma-separated list of user ids' })
+  PROCESSING_DELAY_USERS?: string;
+
+  /**
    * key: records of different keys side by side, each key's in offset order. partition: one record at a time per
    * partition, as Nest's own transport and the course's consumer do (the course's experiment sets it).
    */
   @IsIn(CONSUMER_ORDERS)
   CONSUMER_ORDER: (typeof CONSUMER_ORDERS)[number] = 'key';
+
+  /**
+   * Most records a consuming instance runs at once, over all its partitions (key order). High enough for a slow
+   * step that waits (PROCESSING_DELAY_MS, a call to another system) to overlap across many keys.
+   */
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  CONSUMER_MAX_IN_FLIGHT = 1000;
 
   @Type(() => Number)
   @IsInt()
@@ -99,6 +118,15 @@ export class Environment {
   get kafkaBrokers(): string[] {
     return this.KAFKA_BROKERS.split(',');
   }
+
+  /** How long the order step of a user's payment waits (PROCESSING_DELAY_MS, for PROCESSING_DELAY_USERS if set). */
+  processingDelayFor(userId: number): number {
+    if (this.PROCESSING_DELAY_MS === 0 || this.PROCESSING_DELAY_USERS === undefined) return this.PROCESSING_DELAY_MS;
+    this.delayedUsers ??= new Set(this.PROCESSING_DELAY_USERS.split(',').map(Number));
+    return this.delayedUsers.has(userId) ? this.PROCESSING_DELAY_MS : 0;
+  }
+
+  private delayedUsers?: Set<number>;
 }
 
 /** A bad setting: the message names each variable and the value it had. */

@@ -14,6 +14,10 @@ export const METRICS = {
   consumerLag: 'kafka_consumer_group_lag',
   retries: 'kafka_handler_retries_total',
   stalledPartitions: 'kafka_partitions_stalled',
+  recordsInFlight: 'kafka_consumer_records_in_flight',
+  recordsWaiting: 'kafka_consumer_records_waiting',
+  recordsHeld: 'kafka_consumer_records_held',
+  partitionsPaused: 'kafka_consumer_partitions_paused',
   transactions: 'kafka_transactions_total',
   rebalances: 'kafka_consumer_rebalances_total',
   crashes: 'kafka_consumer_crashes_total',
@@ -55,7 +59,7 @@ const metricProviders = [
   }),
   makeCounterProvider({
     name: METRICS.transactions,
-    help: 'Kafka transactions of the consume loop (events and offsets of a slice of records), by input topic and outcome (committed, aborted).',
+    help: 'Kafka transactions of the consume engine (events and offsets of the finished records of one partition), by input topic and outcome (committed, aborted).',
     labelNames: ['topic', 'outcome'],
   }),
   makeCounterProvider({

@@ -1,6 +1,6 @@
 import { describeError, partitionKey as keyOf } from './topic-partition';
 
-/** A partition held at a record that failed for a reason that is not the record's own. */
+/** A record (and its key) held after it failed for a reason that is not the record's own. */
 export interface Stall {
   topic: string;
   partition: number;
@@ -22,12 +22,17 @@ export interface BackoffOptions {
 }
 
 
+/** A partition with records held for retries: its oldest stall, and how many records of it are held. */
+export interface PartitionStall extends Stall {
+  records: number;
+}
+
 /**
- * The retries of one consumer, per partition: a failing record holds its partition (the others keep flowing),
- * and is tried again after an exponential backoff with jitter, until it succeeds or its time since the first
- * failure reaches the bound. What is stalled, and why, is what /health shows.
+ * The retries of one consumer, per record: a failing record holds its key (the other keys, and partitions, keep
+ * flowing), and is tried again after an exponential backoff with jitter, until it succeeds or its time since
+ * the first failure reaches the bound. What is stalled, and why, is what /health shows.
  */
-export class PartitionRetries {
+export class RecordRetries {
   private readonly stalls = new Map<string, Stall>();
 
   constructor(
@@ -39,10 +44,10 @@ export class PartitionRetries {
   /** The record at `offset` failed again (or for the first time): records it, and says how long to wait. */
   failed(topic: string, partition: number, offset: string, error: unknown): number {
     const now = this.now();
-    const key = keyOf(topic, partition);
+    const key = recordKey(topic, partition, offset);
     const previous = this.stalls.get(key);
     const stall: Stall =
-      previous && previous.offset === offset
+      previous
         ? { ...previous, attempts: previous.attempts + 1 }
         : { topic, partition, offset, since: now, attempts: 1, lastError: '', nextAttemptAt: now };
     stall.lastError = describeError(error);
@@ -58,22 +63,30 @@ export class PartitionRetries {
     return delay;
   }
 
+  /** How often the record at `offset` has failed so far. */
+  attemptsOf(topic: string, partition: number, offset: string): number {
+    return this.stalls.get(recordKey(topic, partition, offset))?.attempts ?? 0;
+  }
+
   /** When the record at `offset` first failed, if it is being retried. */
   failingSince(topic: string, partition: number, offset: string): number | undefined {
-    const stall = this.stalls.get(keyOf(topic, partition));
-    return stall?.offset === offset ? stall.since : undefined;
+    return this.stalls.get(recordKey(topic, partition, offset))?.since;
   }
 
   /**
-   * The partition's offset has moved to `next`: a stall below it is over. Returns the stall that ended, so
-   * the loop can say the partition recovered.
+   * The record at `offset` was handled at last (or dead-lettered): its stall is over. Returns the stall that
+   * ended, so the loop can say the key recovered.
    */
-  passed(topic: string, partition: number, next: string): Stall | undefined {
-    const key = keyOf(topic, partition);
+  ended(topic: string, partition: number, offset: string): Stall | undefined {
+    const key = recordKey(topic, partition, offset);
     const stall = this.stalls.get(key);
-    if (!stall || BigInt(stall.offset) >= BigInt(next)) return undefined;
-    this.stalls.delete(key);
+    if (stall) this.stalls.delete(key);
     return stall;
+  }
+
+  /** The partition was given up (its work is discarded): its stalls are no longer this member's. */
+  forget(topic: string, partition: number): void {
+    for (const [key, stall] of this.stalls) if (stall.topic === topic && stall.partition === partition) this.stalls.delete(key);
   }
 
   /** After a rebalance: the partitions this member no longer owns are no longer its to retry. */
@@ -83,7 +96,20 @@ export class PartitionRetries {
     }
   }
 
-  stalled(): Stall[] {
-    return [...this.stalls.values()];
+  /** Each partition with records held, by its oldest stall. */
+  stalled(): PartitionStall[] {
+    const byPartition = new Map<string, PartitionStall>();
+    for (const stall of this.stalls.values()) {
+      const key = keyOf(stall.topic, stall.partition);
+      const known = byPartition.get(key);
+      if (!known) byPartition.set(key, { ...stall, records: 1 });
+      else if (stall.since < known.since) byPartition.set(key, { ...stall, records: known.records + 1 });
+      else known.records += 1;
+    }
+    return [...byPartition.values()];
   }
+}
+
+function recordKey(topic: string, partition: number, offset: string): string {
+  return `${keyOf(topic, partition)}@${offset}`;
 }

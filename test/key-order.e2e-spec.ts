@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import { TOPICS } from '@app/contracts';
+import type { Producer } from 'kafkajs';
+import { ServiceProcess } from '../scripts/lib/services';
+import { waitFor } from '../scripts/lib/wait';
+import { startServices, stopServices } from './support/chain-control';
+import { queryTestDatabase } from './support/database';
+import { TEST_PORT_OFFSET, testServiceEnv } from './support/environment';
+import { expectExactlyOnce, mainChain, settleAndCount } from './support/exactly-once';
+import { freshUserId, joinedGroup } from './support/http';
+import { connectedProducer } from './support/kafka';
+import { ORDER_INSTANCES, waitForSplit } from './support/ownership';
+
+/** Others on the slow customer's partition, behind the slow one. */
+const OTHERS = 30;
+
+interface OrderRow {
+  payment_id: string;
+  instance_id: string;
+}
+
+/**
+ * The consume engine's promise, on one partition: a slow key holds only itself. One order instance owns every
+ * partition; one customer's step takes 60 s (PROCESSING_DELAY_USERS), and their payment comes first on its
+ * partition, the others' after it. The others are handled meanwhile, finishing before a record that comes before
+ * them: their offsets cannot be committed past it, and exactly once their events wait in their stage. The instance
+ * is then stopped mid-flight, and the chain's three instances take over: every payment still makes one
+ * order-created and one email-sent.
+ */
+describe('a slow customer holds only their own key (one partition, records finishing out of order)', () => {
+  let producer: Producer;
+  let slow: ServiceProcess | undefined;
+
+  beforeAll(async () => {
+    producer = await connectedProducer();
+  });
+
+  // A test that failed half-way leaves its instance running: it must not outlive the test (nor hold jest open).
+  afterEach(async () => {
+    await slow?.stop('SIGKILL');
+    slow = undefined;
+  });
+
+  afterAll(async () => {
+    await producer.disconnect();
+    await startServices(ORDER_INSTANCES);
+  });
+
+  it.each(['SIGKILL', 'SIGTERM'] as const)('handles the other customers while the slow one waits; after a %s mid-flight, each payment is one order-created and one email-sent', async (signal) => {
+    const run = `keys-${signal.toLowerCase()}-${randomUUID().slice(0, 8)}`;
+    const slowUser = freshUserId();
+    await stopServices(ORDER_INSTANCES);
+    slow = ServiceProcess.start(
+      {
+        service: 'order',
+        label: 'order-keys',
+        port: 8031 + TEST_PORT_OFFSET,
+        env: { INSTANCE_ID: 'keys', PROCESSING_DELAY_MS: '60000', PROCESSING_DELAY_USERS: String(slowUser) },
+      },
+      testServiceEnv(),
+    );
+    await slow.waitHealthy();
+    await joinedGroup(slow.url, 3);
+
+    const payment = (id: string, user: number) => ({
+      partition: 0,
+      key: String(user),
+      value: JSON.stringify({ payment_id: id, user_id: user, cart: [{ name: 'AirPods Pro', price: 249, quantity: 1 }], amount: 249, timestamp: 1 }),
+    });
+    const slowPayment = `${run}-slow`;
+    const others = Array.from({ length: OTHERS }, (_, i) => ({ id: `${run}-${i}`, user: slowUser + 1 + i }));
+    await producer.send({ topic: TOPICS.paymentSuccessful, acks: -1, messages: [payment(slowPayment, slowUser), ...others.map((o) => payment(o.id, o.user))] });
+
+    // The others are stored by the instance while the slow customer's step still runs.
+    const made = await waitFor(async () => {
+      const rows = await queryTestDatabase<OrderRow>('SELECT payment_id, instance_id FROM orders.orders WHERE payment_id LIKE $1', [`${run}-%`]);
+      return rows.length >= OTHERS ? rows : undefined;
+    }, { timeoutMs: 30_000, what: `the ${OTHERS} other customers' orders while the slow one waits` });
+    expect(made.map((r) => r.payment_id).sort()).toEqual(others.map((o) => o.id).sort());
+    expect(new Set(made.map((r) => r.instance_id))).toEqual(new Set(['keys']));
+
+    // Mid-flight: the slow record runs, the others are done but cannot be committed past it.
+    await slow.stop(signal);
+    expect(signal === 'SIGKILL' ? slow.exitSignal : slow.exitCode).toBe(signal === 'SIGKILL' ? 'SIGKILL' : 0);
+
+    await startServices(ORDER_INSTANCES);
+    await waitForSplit(ORDER_INSTANCES, 'the three instances to own one partition each');
+    const counts = await settleAndCount(mainChain(), run, OTHERS + 1);
+    expect(counts.orders.has(slowPayment)).toBe(true);
+    expectExactlyOnce(counts, OTHERS + 1);
+  });
+});
