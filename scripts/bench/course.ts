@@ -2,6 +2,7 @@ import { CONSUMER_GROUPS, TOPICS } from '@app/contracts';
 import { floodKafka } from '../flood';
 import type { ServiceSpec } from '../lib/services';
 import type { BenchContext } from './context';
+import { keyOrderExperiment, type KeyOrderResult } from './key-order';
 
 export interface CourseResult {
   count: number;
@@ -9,6 +10,8 @@ export interface CourseResult {
   oneInstanceSeconds: number;
   threeInstancesSeconds: number;
   speedup: number;
+  /** The same payments by one instance in key order, its default (the consume engine), and its other rows. */
+  keyOrder: KeyOrderResult;
 }
 
 const orderInstance = (n: number, port: number): ServiceSpec => ({
@@ -20,7 +23,8 @@ const orderInstance = (n: number, port: number): ServiceSpec => ({
 
 /**
  * The course's experiment: `count` payments with a slow order step, drained by one instance over one
- * partition, then by three instances over three partitions. Time runs from the first payment sent until
+ * partition, then by three instances over three partitions, one record at a time per partition as the course's
+ * consumers work (CONSUMER_ORDER=partition); beside it, the consume engine's rows (see keyOrderExperiment). Time runs from the first payment sent until
  * the order group has committed everything and every order-created event exists.
  */
 export async function courseExperiment(context: BenchContext, count: number, delayMs: number): Promise<CourseResult> {
@@ -34,7 +38,8 @@ export async function courseExperiment(context: BenchContext, count: number, del
     await context.stopAll();
     return (done - began) / 1000;
   };
+  const keyOrder = await keyOrderExperiment(context, count, delayMs);
   const one = await drain(1, [orderInstance(1, 8001)]);
   const three = await drain(3, [orderInstance(1, 8001), orderInstance(2, 8004), orderInstance(3, 8005)]);
-  return { count, delayMs, oneInstanceSeconds: one, threeInstancesSeconds: three, speedup: one / three };
+  return { count, delayMs, oneInstanceSeconds: one, threeInstancesSeconds: three, speedup: one / three, keyOrder };
 }

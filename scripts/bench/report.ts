@@ -90,6 +90,13 @@ export function renderResults(results: BenchResults, machine: Machine, command: 
       `| … by 3 instances / 3 partitions | ${n(course.threeInstancesSeconds, 1)} s | | |`,
       `| … speed-up (ratio, same run) | ${n(course.speedup, 2)}x | ≥ 2.8x (ideal 3x) | ${verdict(course.speedup >= 2.8)} |`,
     );
+    const k = course.keyOrder;
+    const engine = course.oneInstanceSeconds / k.manyUsers.seconds;
+    rows.push(
+      `| … by 1 instance / 3 partitions in key order (the default), ${n(k.manyUsers.users)} users; each user's orders in payment order: ${k.manyUsers.orderKept ? 'yes' : 'NO'} | ${n(k.manyUsers.seconds, 2)} s, ${n(engine, 1)}x | < 2 s, > 50x | ${verdict(k.manyUsers.seconds < 2 && engine > 50 && k.manyUsers.orderKept)} |`,
+      `| … the same payments over 20 users (at most ${n(k.twentyUsers.ceilingPerSecond)}/s); order kept: ${k.twentyUsers.orderKept ? 'yes' : 'NO'} | ${n(k.twentyUsers.perSecond)} /s, ${n((k.twentyUsers.perSecond / k.twentyUsers.ceilingPerSecond) * 100, 1)} % | ≥ 90 % | ${verdict(k.twentyUsers.perSecond >= 0.9 * k.twentyUsers.ceilingPerSecond && k.twentyUsers.orderKept)} |`,
+      `| … one user making every tenth payment: the ${n(k.hotKey.others)} others drained in ${n(k.hotKey.othersSeconds, 2)} s (the hot user's in ${n(k.hotKey.hotSeconds, 1)} s), against ${n(k.hotKey.othersAloneSeconds, 2)} s alone | ${n(k.hotKey.othersSeconds / k.hotKey.othersAloneSeconds, 2)}x | ≤ 1.10x | ${verdict(k.hotKey.othersSeconds <= 1.1 * k.hotKey.othersAloneSeconds && k.hotKey.orderKept)} |`,
+    );
   }
   if (throughput) {
     const t = throughput;
