@@ -78,6 +78,15 @@ describe('a slow customer holds only their own key (one partition, records finis
     }, { timeoutMs: 30_000, what: `the ${OTHERS} other customers' orders while the slow one waits` });
     expect(made.map((r) => r.payment_id).sort()).toEqual(others.map((o) => o.id).sort());
     expect(new Set(made.map((r) => r.instance_id))).toEqual(new Set(['keys']));
+    // Their order-created events left too, committed ahead of the slow record (in the offset's metadata): the
+    // email service, which reads read_committed, has sent their confirmations while the slow step still runs.
+    await waitFor(async () => {
+      const [{ count }] = await queryTestDatabase<{ count: string }>(
+        `SELECT count(*) FROM email.emails e JOIN orders.orders o ON o.order_id = e.order_id WHERE o.payment_id LIKE $1 AND e.status = 'sent'`,
+        [`${run}-%`],
+      );
+      return Number(count) === OTHERS ? true : undefined;
+    }, { timeoutMs: 30_000, what: `the ${OTHERS} other customers' confirmations while the slow one waits` });
 
     // Mid-flight: the slow record runs, the others are done but cannot be committed past it.
     await slow.stop(signal);

@@ -1,5 +1,6 @@
 import { KafkaJSProtocolError, type KafkaMessage, type TopicPartitionOffset } from 'kafkajs';
 import { CommitSchedule, OffsetCommits, TransactionCommits, type CommitReports, type Timers } from './commits';
+import { decodeFinished, encodeFinished } from './offset-metadata';
 import { PartitionState, type HeldRecord } from './partition-state';
 import type { PartitionTransactions, StagedEvents } from './partition-transactions';
 
@@ -91,11 +92,11 @@ describe('OffsetCommits', () => {
 describe('TransactionCommits', () => {
   /** A PartitionTransactions stand-in that records each commit, and fails those it is told to. */
   function fakeTransactions() {
-    const commits: Array<{ topic: string; partition: number; staged: StagedEvents[]; next: string }> = [];
+    const commits: Array<{ topic: string; partition: number; staged: StagedEvents[]; next: string; metadata?: string }> = [];
     const failures: unknown[] = [];
     const transactions = {
-      commit: async (topic: string, partition: number, stagedEvents: StagedEvents[], next: string) => {
-        commits.push({ topic, partition, staged: stagedEvents, next });
+      commit: async (topic: string, partition: number, stagedEvents: StagedEvents[], next: string, metadata?: string) => {
+        commits.push({ topic, partition, staged: stagedEvents, next, metadata });
         if (failures.length > 0) throw failures.shift();
       },
     } as unknown as PartitionTransactions;
@@ -112,7 +113,7 @@ describe('TransactionCommits', () => {
     return { reports, committed, failed };
   }
 
-  it('commits the leading done records with exactly their events; a later done record waits for the gap', async () => {
+  it('commits the done records with exactly their events; a later done record goes ahead, named in the metadata', async () => {
     const { transactions, commits } = fakeTransactions();
     const { reports, committed } = reporting();
     const strategy = new TransactionCommits(transactions, reports);
@@ -121,16 +122,57 @@ describe('TransactionCommits', () => {
     state.complete(records[2], [staged('out', 'c')]);
 
     await strategy.commit([state]);
-    expect(commits).toEqual([{ topic: 'in', partition: 0, staged: [staged('out', 'a'), staged('dlq', 'a-dead')], next: '1' }]);
-    expect(state).toMatchObject({ committed: 1n, held: 3 });
-    expect(committed).toEqual([{ state, sent: { out: 1, dlq: 1 } }]);
+    // The offset stays at the gap (1); 2's events leave now, its offset in the metadata.
+    expect(commits).toEqual([
+      { topic: 'in', partition: 0, staged: [staged('out', 'a'), staged('dlq', 'a-dead'), staged('out', 'c')], next: '1', metadata: encodeFinished(1n, [2n]) },
+    ]);
+    expect(decodeFinished(1n, commits[0].metadata)).toEqual(new Set([2n]));
+    expect(state).toMatchObject({ committed: 1n, committedMetadata: encodeFinished(1n, [2n]), held: 3 });
+    expect(committed).toEqual([{ state, sent: { out: 2, dlq: 1 } }]);
 
-    // The gap is done: the next transaction carries its events and those of the record that waited behind it.
+    // Nothing new is done: no transaction.
+    await strategy.commit([state]);
+    expect(commits).toHaveLength(1);
+
+    // The gap is done: the next transaction carries its events only, and the offset moves past both.
     state.complete(records[1], [staged('out', 'b1', 'b2')]);
     await strategy.commit([state]);
-    expect(commits[1]).toEqual({ topic: 'in', partition: 0, staged: [staged('out', 'b1', 'b2'), staged('out', 'c')], next: '3' });
-    expect(committed[1]).toEqual({ state, sent: { out: 3 } });
-    expect(state).toMatchObject({ committed: 3n, held: 1 });
+    expect(commits[1]).toEqual({ topic: 'in', partition: 0, staged: [staged('out', 'b1', 'b2')], next: '3', metadata: '' });
+    expect(committed[1]).toEqual({ state, sent: { out: 2 } });
+    expect(state).toMatchObject({ committed: 3n, committedMetadata: '', held: 1 });
+  });
+
+  it('commits a record done ahead with the metadata changed only, at the same offset', async () => {
+    const { transactions, commits } = fakeTransactions();
+    const strategy = new TransactionCommits(transactions);
+    const { state, records } = holding('in', 0, 5, [5, 6, 7]);
+    state.complete(records[1], [staged('out', 'b')]);
+    await strategy.commit([state]);
+    state.complete(records[2]);
+    await strategy.commit([state]);
+    expect(commits).toEqual([
+      { topic: 'in', partition: 0, staged: [staged('out', 'b')], next: '5', metadata: encodeFinished(5n, [6n]) },
+      { topic: 'in', partition: 0, staged: [], next: '5', metadata: encodeFinished(5n, [6n, 7n]) },
+    ]);
+    expect(state).toMatchObject({ committed: 5n, committedMetadata: encodeFinished(5n, [6n, 7n]), held: 3 });
+  });
+
+  it('skips, and names in no commit, the records an earlier owner committed ahead', async () => {
+    const { transactions, commits } = fakeTransactions();
+    const strategy = new TransactionCommits(transactions);
+    const metadata = encodeFinished(10n, [11n, 13n]);
+    const state = new PartitionState('in', 0, 10n, 1, decodeFinished(10n, metadata), metadata);
+    const taken = state.take([10, 11, 12, 13, 14].map(message), '14');
+    expect(taken.map((r) => r.offset)).toEqual(['10', '12', '14']);
+    await strategy.commit([state]);
+    expect(commits).toEqual([]);
+
+    state.complete(taken[1], [staged('out', 'c')]);
+    await strategy.commit([state]);
+    expect(commits).toEqual([{ topic: 'in', partition: 0, staged: [staged('out', 'c')], next: '10', metadata: encodeFinished(10n, [11n, 12n, 13n]) }]);
+    state.complete(taken[0], [staged('out', 'a')]);
+    await strategy.commit([state]);
+    expect(commits[1]).toEqual({ topic: 'in', partition: 0, staged: [staged('out', 'a')], next: '14', metadata: '' });
   });
 
   it('commits each partition in a transaction of its own, and none for a partition with nothing to commit', async () => {
@@ -146,8 +188,8 @@ describe('TransactionCommits', () => {
 
     await strategy.commit([a.state, b.state, c.state]);
     expect(commits).toEqual([
-      { topic: 'in', partition: 0, staged: [staged('out', 'a')], next: '1' },
-      { topic: 'in', partition: 1, staged: [staged('out', 'b')], next: '6' },
+      { topic: 'in', partition: 0, staged: [staged('out', 'a')], next: '1', metadata: '' },
+      { topic: 'in', partition: 1, staged: [staged('out', 'b')], next: '6', metadata: '' },
     ]);
     expect(committed.map((r) => [r.state.partition, r.sent])).toEqual([
       [0, { out: 1 }],
@@ -163,7 +205,7 @@ describe('TransactionCommits', () => {
     const { state, records } = holding('in', 0, 0, [0]);
     state.complete(records[0]);
     await strategy.commit([state]);
-    expect(commits).toEqual([{ topic: 'in', partition: 0, staged: [], next: '1' }]);
+    expect(commits).toEqual([{ topic: 'in', partition: 0, staged: [], next: '1', metadata: '' }]);
     expect(committed).toEqual([{ state, sent: {} }]);
   });
 
@@ -179,8 +221,9 @@ describe('TransactionCommits', () => {
     await expect(strategy.commit([state])).resolves.toBeUndefined();
     expect(failed).toEqual([{ state, error: fenced, fenced: true }]);
     expect(committed).toEqual([]);
-    expect(state).toMatchObject({ committed: 0n, held: 2 });
-    expect(state.committable()).toEqual({ records: [records[0]], next: 1n });
+    expect(state).toMatchObject({ committed: 0n, committedMetadata: '', held: 2 });
+    expect(records[0].committedAhead).toBe(false);
+    expect(state.committable({ ahead: true })).toEqual({ records: [records[0]], next: 1n, finished: [] });
   });
 
   it('reports any other failure as not fenced', async () => {

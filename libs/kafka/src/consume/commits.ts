@@ -1,4 +1,5 @@
 import type { TopicPartitionOffset } from 'kafkajs';
+import { encodeFinished } from './offset-metadata';
 import type { PartitionState } from './partition-state';
 import { isFenced, type PartitionTransactions } from './partition-transactions';
 
@@ -48,10 +49,11 @@ export class OffsetCommits implements CommitStrategy {
 }
 
 /**
- * Exactly once: for each partition, one transaction with the events its leading done records published and
- * the offset past them. Records that finished beyond the first unfinished one keep their events in their
- * stage until it is done too: a transaction carries only the events of records whose offsets it also marks
- * consumed, so a takeover repeats no event and loses none.
+ * Exactly once: for each partition, one transaction with the events of its records done since the last one,
+ * the offset of its first unfinished record, and, in the offset's metadata, the records done beyond it (as
+ * Parallel Consumer does; see offset-metadata.ts). A transaction thus carries only the events of records whose
+ * offsets it also marks consumed, and a record that finished behind a slow one need not wait for it: a new
+ * owner skips the records the metadata names, so a takeover repeats no event and loses none.
  */
 export class TransactionCommits implements CommitStrategy {
   constructor(
@@ -64,16 +66,17 @@ export class TransactionCommits implements CommitStrategy {
   }
 
   private async commitOne(state: PartitionState): Promise<void> {
-    const committable = state.committable();
+    const committable = state.committable({ ahead: true });
     if (!committable) return;
     const staged = committable.records.flatMap((record) => record.staged);
+    const metadata = encodeFinished(committable.next, committable.finished);
     try {
-      await this.transactions.commit(state.topic, state.partition, staged, committable.next.toString());
+      await this.transactions.commit(state.topic, state.partition, staged, committable.next.toString(), metadata);
     } catch (error) {
       this.reports.transactionFailed?.(state, error, isFenced(error));
       return;
     }
-    state.committedUpTo(committable.next);
+    state.committedWith(committable, metadata);
     const sent = new Map<string, number>();
     for (const { topic, events } of staged) sent.set(topic, (sent.get(topic) ?? 0) + events.length);
     this.reports.committed?.(state, sent);

@@ -1,10 +1,12 @@
 import fc from 'fast-check';
-import type { KafkaMessage } from 'kafkajs';
+import type { Admin, KafkaMessage } from 'kafkajs';
 import type { CommitStrategy, Timers } from './commits';
 import { ConsumeEngine, type EngineSettings } from './consume-engine';
 import { Intake, type FetchedBatch, type IntakeControl } from './intake';
+import { encodeFinished } from './offset-metadata';
 import { PartitionOwnership } from './partition-ownership';
 import type { PartitionState } from './partition-state';
+import type { PartitionTransactions } from './partition-transactions';
 import { RecordRetries } from './record-retries';
 import { RecordRunner, type RecordPlace } from './record-runner';
 
@@ -167,8 +169,27 @@ function batch(partition: number, fetchedOffset: number, records: Array<[number,
   };
 }
 
-/** An engine over real parts (at least once), with the consumer, the handlers, the commits and the timers faked. */
-function engineWith(settings: Partial<EngineSettings> = {}) {
+/**
+ * Exactly once as ownership sees it: claims that succeed at once, and an admin whose group holds, for `TOPIC`,
+ * the offsets and metadata in `group` (partition -> held), which a spec changes as other members would.
+ */
+function exactlyOnceGroup(group: Map<number, { offset: string; metadata: string | null }>) {
+  const fakeAdmin = {
+    connect: async () => undefined,
+    disconnect: async () => undefined,
+    fetchOffsets: async ({ topics }: { groupId: string; topics: string[] }) =>
+      topics.map((topic) => ({ topic, partitions: topic === TOPIC ? [...group].map(([partition, held]) => ({ partition, ...held })) : [] })),
+  };
+  const transactions = {
+    claim: async () => undefined,
+    guard: <T>(work: Promise<T>) => work,
+    renew: async () => undefined,
+  };
+  return { transactions: transactions as unknown as PartitionTransactions, admin: () => fakeAdmin as unknown as Admin, groupId: 'order-group' };
+}
+
+/** An engine over real parts (at least once unless `exactlyOnce` is given), with the consumer, the handlers, the commits and the timers faked. */
+function engineWith(settings: Partial<EngineSettings> = {}, exactlyOnce?: ReturnType<typeof exactlyOnceGroup>) {
   const calls: string[] = [];
   const control: IntakeControl = {
     pause: (topic, partition) => void calls.push(`pause ${topic}[${partition}]`),
@@ -179,7 +200,7 @@ function engineWith(settings: Partial<EngineSettings> = {}) {
   const clock = { now: () => now, advance: (ms: number) => void (now += ms) };
   const timers = new ManualTimers();
   const retries = new RecordRetries({ initialMs: FIRST_RETRY_MS, maxMs: 8000, boundMs: 600_000 }, clock.now, () => 1);
-  const ownership = new PartitionOwnership(control, undefined, clock.now);
+  const ownership = new PartitionOwnership(control, exactlyOnce, clock.now);
   const intake = new Intake(control, { highWater: 100_000, lowWater: 50_000 });
   const order = settings.order ?? 'key';
   const handler = new FakeHandler(({ topic, partition, message: m }) =>
@@ -543,6 +564,61 @@ describe('ConsumeEngine', () => {
       await settle();
       expect(retries.attemptsOf(TOPIC, 0, '10')).toBe(2);
       expect(retries.failingSince(TOPIC, 0, '10')).toBe(since);
+    });
+  });
+
+  describe('exactly once, taking a partition over', () => {
+    it('runs only the records the metadata of the group’s offset does not name as finished', async () => {
+      const group = new Map([[0, { offset: '10', metadata: encodeFinished(10n, [11n, 13n]) }]]);
+      const { engine, intake, handler, commits, lines, take, tick } = engineWith({}, exactlyOnceGroup(group));
+      await engine.joined({ [TOPIC]: [0] });
+      expect(await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'c'], [13, 'd'], [14, 'e']]))).toBe(true);
+      expect(handler.started(0)).toEqual([10, 12, 14]);
+      expect(lines).toContain(`${TOPIC}[0]: 2 record(s) past 10 were finished by the previous owner; skipping them`);
+      expect(intake.get(TOPIC, 0)).toMatchObject({ committed: 10n, committedMetadata: encodeFinished(10n, [11n, 13n]), held: 5 });
+      expect({ inFlight: engine.inFlight, waiting: engine.waiting }).toEqual({ inFlight: 3, waiting: 0 });
+
+      handler.release(0, 12, 14);
+      await settle();
+      await tick();
+      expect(commits.history(0)).toEqual([]);
+      handler.release(0, 10);
+      await settle();
+      await tick();
+      expect(commits.history(0)).toEqual([15n]);
+      expect(handler.started(0)).toEqual([10, 12, 14]);
+    });
+
+    it('keeps a state whose offset and metadata are the group’s, and begins one again whose metadata differs', async () => {
+      const metadata = encodeFinished(10n, [12n]);
+      const group = new Map([[0, { offset: '10', metadata }]]);
+      const { engine, intake, handler, lines, take } = engineWith({}, exactlyOnceGroup(group));
+      await engine.joined({ [TOPIC]: [0] });
+      await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'c'], [13, 'd']]));
+      expect(handler.started(0)).toEqual([10, 11, 13]);
+      const first = intake.get(TOPIC, 0);
+
+      // Rejoined, the group holds what this state last knew: it goes on, nothing runs twice.
+      await engine.joined({ [TOPIC]: [0] });
+      expect(await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'c'], [13, 'd'], [14, 'e']]))).toBe(true);
+      expect(intake.get(TOPIC, 0)).toBe(first);
+      expect(handler.started(0)).toEqual([10, 11, 13, 14]);
+
+      // Another member committed 13 ahead meanwhile, at the same offset: the state begins again from the group's.
+      group.set(0, { offset: '10', metadata: encodeFinished(10n, [12n, 13n]) });
+      await engine.joined({ [TOPIC]: [0] });
+      expect(await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'c'], [13, 'd'], [14, 'e'], [15, 'f']]))).toBe(true);
+      const second = intake.get(TOPIC, 0)!;
+      expect(second).not.toBe(first);
+      expect(first!.revoked).toBe(true);
+      expect(second).toMatchObject({ committed: 10n, committedMetadata: encodeFinished(10n, [12n, 13n]), held: 6 });
+      expect(lines.at(-1)).toBe(`${TOPIC}[0]: 2 record(s) past 10 were finished by the previous owner; skipping them`);
+      // 12 and 13 are not run again; 10, 11, 14 wait for their runs of the old state, 15 starts.
+      expect(handler.started(0)).toEqual([10, 11, 13, 14, 15]);
+      handler.release(0, 10, 11, 14);
+      await settle();
+      expect(handler.started(0)).toEqual([10, 11, 13, 14, 15, 10, 11, 14]);
+      expect(handler.overlaps).toEqual([]);
     });
   });
 

@@ -3,6 +3,7 @@ import { CommitSchedule, realTimers, type CommitStrategy, type Timers } from './
 import type { EngineLoad } from './consumer-state';
 import type { FetchedBatch, Intake, IntakeControl } from './intake';
 import { KeyScheduler } from './key-scheduler';
+import { decodeFinished } from './offset-metadata';
 import type { PartitionOwnership } from './partition-ownership';
 import type { HeldRecord, PartitionState } from './partition-state';
 import type { ProcessingOrder } from './processing-order';
@@ -102,6 +103,8 @@ export class ConsumeEngine implements EngineLoad {
     const taken = intake.take(state, batch);
     if (!taken) return false;
     for (const record of taken) this.scheduler.add(this.laneOf(record), keyOf(topic, partition), record);
+    // Records an earlier owner finished are done as they are taken: the offset may move past them now.
+    if (taken.length < batch.messages.length) this.schedule.request();
     return true;
   }
 
@@ -114,8 +117,9 @@ export class ConsumeEngine implements EngineLoad {
     const { topic, partition } = batch;
     const generation = this.parts.ownership.generation;
     let offset: bigint;
+    let metadata: string;
     try {
-      offset = await this.parts.ownership.groupOffset(topic, partition, batch.fetchedOffset);
+      ({ offset, metadata } = await this.parts.ownership.groupOffset(topic, partition, batch.fetchedOffset));
     } catch (error) {
       if (!this.closing) this.retryConfirm(batch, error);
       return undefined;
@@ -128,7 +132,7 @@ export class ConsumeEngine implements EngineLoad {
     // A rebalance came meanwhile: the next batch confirms again.
     if (generation !== this.parts.ownership.generation || this.closing) return undefined;
     const current = this.parts.intake.get(topic, partition);
-    if (current && current === held && !current.revoked && current.committed === offset) {
+    if (current && current === held && !current.revoked && current.committed === offset && current.committedMetadata === metadata) {
       current.generation = generation;
       // What it finished while unconfirmed may be committed now.
       this.schedule.request();
@@ -138,15 +142,17 @@ export class ConsumeEngine implements EngineLoad {
     if (held && offset > held.committed) {
       this.parts.logger.log(`${topic}[${partition}]: the group's offset moved to ${offset} meanwhile; resuming from there`);
     }
-    return this.parts.intake.begin(topic, partition, offset, generation).state;
+    const finished = decodeFinished(offset, metadata);
+    if (finished.size > 0) this.parts.logger.log(`${topic}[${partition}]: ${finished.size} record(s) past ${offset} were finished by the previous owner; skipping them`);
+    return this.parts.intake.begin(topic, partition, offset, generation, finished, metadata).state;
   }
 
   /** Claiming the partition or reading its offset failed (the broker is away): the partition waits, then tries again. */
   private retryConfirm(batch: FetchedBatch, error: unknown): void {
     const { topic, partition, fetchedOffset } = batch;
     this.takeOverFailures.set(keyOf(topic, partition), fetchedOffset);
+    // Shown stalled on /health; not a record's retry (kafka_handler_retries_total counts those only).
     const delay = this.parts.retries.failed(topic, partition, fetchedOffset, error);
-    this.parts.telemetry?.retried(topic);
     this.parts.logger.warn(`${topic}[${partition}]@${fetchedOffset}: taking the partition over failed (${describeError(error)}); partition paused, retrying in ${delay} ms`);
     this.parts.control.pause(topic, partition);
     const timer = this.timers.setTimeout(() => {
@@ -265,8 +271,8 @@ export class ConsumeEngine implements EngineLoad {
     this.parts.control.seek(state.topic, state.partition, state.committed.toString());
     // Shown stalled until the partition is taken over again.
     this.takeOverFailures.set(keyOf(state.topic, state.partition), state.committed.toString());
+    // Counted as an aborted transaction (kafka_transactions_total), not as a record's retry.
     this.parts.retries.failed(state.topic, state.partition, state.committed.toString(), error);
-    this.parts.telemetry?.retried(state.topic);
     const why = fenced ? 'was fenced (another member claimed the partition)' : `failed: ${describeError(error)}`;
     this.parts.logger.warn(
       `${state.topic}[${state.partition}]: its transaction ${why}; the uncommitted work is discarded, waiting for the group to confirm the owner`,

@@ -63,10 +63,17 @@ export class Intake {
    * Begins a partition afresh at `start` (the offset the group holds) in `generation`. A state it replaces is
    * returned, so that its work can be given up.
    */
-  begin(topic: string, partition: number, start: bigint, generation: number): { state: PartitionState; replaced?: PartitionState } {
+  begin(
+    topic: string,
+    partition: number,
+    start: bigint,
+    generation: number,
+    finished?: ReadonlySet<bigint>,
+    metadata?: string,
+  ): { state: PartitionState; replaced?: PartitionState } {
     const key = keyOf(topic, partition);
     const replaced = this.states.get(key);
-    const state = new PartitionState(topic, partition, start, generation);
+    const state = new PartitionState(topic, partition, start, generation, finished, metadata);
     this.states.set(key, state);
     return { state, replaced };
   }

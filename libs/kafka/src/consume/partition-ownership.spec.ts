@@ -1,4 +1,5 @@
 import type { Admin } from 'kafkajs';
+import { encodeFinished } from './offset-metadata';
 import { PartitionOwnership, type PartitionControl } from './partition-ownership';
 import type { PartitionTransactions } from './partition-transactions';
 
@@ -16,8 +17,14 @@ function clock(start = 1_000) {
   return { now: () => now, advance: (ms = 1) => (now += ms) };
 }
 
-/** Exactly once: a PartitionTransactions stand-in and an admin whose group holds `offsets` (topic -> partition -> offset). */
-function exactlyOnce(offsets: Record<string, Record<number, string>> = {}, options: { failConnects?: number } = {}) {
+/**
+ * Exactly once: a PartitionTransactions stand-in and an admin whose group holds `offsets` (topic -> partition ->
+ * offset, or offset and metadata; kafkajs gives null for a commit without metadata).
+ */
+function exactlyOnce(
+  offsets: Record<string, Record<number, string | { offset: string; metadata: string | null }>> = {},
+  options: { failConnects?: number } = {},
+) {
   const log: string[] = [];
   let failConnects = options.failConnects ?? 0;
   const transactions = {
@@ -37,7 +44,10 @@ function exactlyOnce(offsets: Record<string, Record<number, string>> = {}, optio
       log.push(`fetchOffsets ${groupId} ${topics.join(',')}`);
       return topics.map((topic) => ({
         topic,
-        partitions: Object.entries(offsets[topic] ?? {}).map(([partition, offset]) => ({ partition: Number(partition), offset, metadata: null })),
+        partitions: Object.entries(offsets[topic] ?? {}).map(([partition, held]) => ({
+          partition: Number(partition),
+          ...(typeof held === 'string' ? { offset: held, metadata: null } : held),
+        })),
       }));
     }),
   };
@@ -164,15 +174,15 @@ describe('PartitionOwnership', () => {
 
   it('at least once, takes the offset kafkajs fetched from as the group’s', async () => {
     const ownership = new PartitionOwnership(fakeControl().control);
-    await expect(ownership.groupOffset('in', 0, '42')).resolves.toBe(42n);
+    await expect(ownership.groupOffset('in', 0, '42')).resolves.toEqual({ offset: 42n, metadata: '' });
   });
 
   it('exactly once, claims the partition first, then reads the offset the group holds now', async () => {
     const eo = exactlyOnce({ in: { 0: '57', 1: '3' } });
     const ownership = new PartitionOwnership(fakeControl().control, eo.settings);
-    await expect(ownership.groupOffset('in', 0, '42')).resolves.toBe(57n);
+    await expect(ownership.groupOffset('in', 0, '42')).resolves.toEqual({ offset: 57n, metadata: '' });
     expect(eo.log).toEqual(['claim in[0]', 'connect', 'fetchOffsets order-group in']);
-    await expect(ownership.groupOffset('in', 1, '0')).resolves.toBe(3n);
+    await expect(ownership.groupOffset('in', 1, '0')).resolves.toEqual({ offset: 3n, metadata: '' });
     // One admin serves every partition.
     expect(eo.makeAdmin).toHaveBeenCalledTimes(1);
     expect(eo.log.slice(3)).toEqual(['claim in[1]', 'fetchOffsets order-group in']);
@@ -181,22 +191,32 @@ describe('PartitionOwnership', () => {
   it('exactly once, takes an offset of 0 the group holds as it is', async () => {
     const eo = exactlyOnce({ in: { 0: '0' } });
     const ownership = new PartitionOwnership(fakeControl().control, eo.settings);
-    await expect(ownership.groupOffset('in', 0, '42')).resolves.toBe(0n);
+    await expect(ownership.groupOffset('in', 0, '42')).resolves.toEqual({ offset: 0n, metadata: '' });
   });
 
   it('exactly once, takes the fetched offset when the group holds none for the partition', async () => {
     const eo = exactlyOnce({ in: { 0: '-1' } });
     const ownership = new PartitionOwnership(fakeControl().control, eo.settings);
-    await expect(ownership.groupOffset('in', 0, '42')).resolves.toBe(42n);
-    await expect(ownership.groupOffset('in', 5, '7')).resolves.toBe(7n);
-    await expect(ownership.groupOffset('absent', 0, '9')).resolves.toBe(9n);
+    await expect(ownership.groupOffset('in', 0, '42')).resolves.toEqual({ offset: 42n, metadata: '' });
+    await expect(ownership.groupOffset('in', 5, '7')).resolves.toEqual({ offset: 7n, metadata: '' });
+    await expect(ownership.groupOffset('absent', 0, '9')).resolves.toEqual({ offset: 9n, metadata: '' });
+  });
+
+  it('exactly once, reads the metadata the group holds with its offset', async () => {
+    const metadata = encodeFinished(57n, [58n, 60n]);
+    const eo = exactlyOnce({ in: { 0: { offset: '57', metadata }, 1: { offset: '3', metadata: '' }, 2: { offset: '-1', metadata: 'stale' } } });
+    const ownership = new PartitionOwnership(fakeControl().control, eo.settings);
+    await expect(ownership.groupOffset('in', 0, '42')).resolves.toEqual({ offset: 57n, metadata });
+    await expect(ownership.groupOffset('in', 1, '0')).resolves.toEqual({ offset: 3n, metadata: '' });
+    // No offset held: the fetched one, and no metadata.
+    await expect(ownership.groupOffset('in', 2, '8')).resolves.toEqual({ offset: 8n, metadata: '' });
   });
 
   it('exactly once, rejects while the admin cannot connect, and connects again for the next partition', async () => {
     const eo = exactlyOnce({ in: { 0: '5' } }, { failConnects: 1 });
     const ownership = new PartitionOwnership(fakeControl().control, eo.settings);
     await expect(ownership.groupOffset('in', 0, '0')).rejects.toThrow('broker away');
-    await expect(ownership.groupOffset('in', 0, '0')).resolves.toBe(5n);
+    await expect(ownership.groupOffset('in', 0, '0')).resolves.toEqual({ offset: 5n, metadata: '' });
     expect(eo.makeAdmin).toHaveBeenCalledTimes(2);
     expect(eo.log).toEqual(['claim in[0]', 'connect', 'claim in[0]', 'connect', 'fetchOffsets order-group in']);
   });

@@ -2,6 +2,12 @@ import type { Admin } from 'kafkajs';
 import type { PartitionTransactions } from './partition-transactions';
 import { parsePartitionKey, partitionKey as keyOf } from './topic-partition';
 
+/** The offset the group holds for a partition, and its metadata (exactly once: the records done beyond it). */
+export interface GroupOffset {
+  offset: bigint;
+  metadata: string;
+}
+
 /** What ownership needs of the consumer. */
 export interface PartitionControl {
   pause(topic: string, partition: number): void;
@@ -93,15 +99,17 @@ export class PartitionOwnership {
    * partition is claimed first (fencing its previous writer), then the offset is read again; rejects while the
    * broker cannot say, or once the service stops.
    */
-  async groupOffset(topic: string, partition: number, fetchedOffset: string): Promise<bigint> {
-    if (!this.exactlyOnce) return BigInt(fetchedOffset);
+  async groupOffset(topic: string, partition: number, fetchedOffset: string): Promise<GroupOffset> {
+    if (!this.exactlyOnce) return { offset: BigInt(fetchedOffset), metadata: '' };
     const { transactions, groupId } = this.exactlyOnce;
     await transactions.claim(topic, partition);
     this.admin ??= this.connectAdmin();
     const admin = await transactions.guard(this.admin);
     const [offsets] = await transactions.guard(admin.fetchOffsets({ groupId, topics: [topic] }));
-    const committed = BigInt(offsets?.partitions.find((p) => p.partition === partition)?.offset ?? '-1');
-    return committed < 0n ? BigInt(fetchedOffset) : committed;
+    const found = offsets?.partitions.find((p) => p.partition === partition);
+    const committed = BigInt(found?.offset ?? '-1');
+    if (committed < 0n) return { offset: BigInt(fetchedOffset), metadata: '' };
+    return { offset: committed, metadata: found?.metadata ?? '' };
   }
 
   private async connectAdmin(): Promise<Admin> {

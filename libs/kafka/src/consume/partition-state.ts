@@ -1,9 +1,12 @@
 import type { KafkaMessage } from 'kafkajs';
+import { MAX_SPAN } from './offset-metadata';
 import type { StagedEvents } from './partition-transactions';
 
 /** A record this member took from a fetch and holds until its offset is committed. */
 export class HeldRecord {
   done = false;
+  /** Exactly once: committed ahead of the partition's offset (in its metadata), its events with it. */
+  committedAhead = false;
   /** Exactly once: what its handler published, which leaves with its offset or not at all. */
   staged: StagedEvents[] = [];
   readonly offsetNumber: bigint;
@@ -20,10 +23,15 @@ export class HeldRecord {
   }
 }
 
-/** What a commit may carry: the leading records that are done, and the offset to commit (the next to read). */
+/**
+ * What a commit may carry: the offset to commit (the next to read: the first record not done), and the
+ * records done and not yet committed. Without `ahead`, those are the leading ones; with it, also those done
+ * beyond the offset (within MAX_SPAN of it), whose offsets `finished` lists for the commit's metadata.
+ */
 export interface Committable {
   records: HeldRecord[];
   next: bigint;
+  finished: bigint[];
 }
 
 /**
@@ -41,8 +49,11 @@ export class PartitionState {
   private head = 0;
   /** The next offset a fetch should bring: everything before it has been taken. */
   private fetchedUpTo: bigint;
-  /** The offset the group holds for this partition, as far as this member knows. */
+  /** The offset the group holds for this partition, as far as this member knows, and its metadata. */
   private committedAt: bigint;
+  private metadataAt: string;
+  /** Offsets the group's metadata says are done already (exactly once, by an earlier owner). */
+  private readonly finishedBefore: ReadonlySet<bigint>;
   /** The generation of the group this state was last confirmed in (see ConsumeEngine.confirm). */
   generation: number;
   /** Given up: another member may own the partition, or its transaction failed. Nothing of it commits. */
@@ -53,9 +64,13 @@ export class PartitionState {
     readonly partition: number,
     start: bigint,
     generation: number,
+    finished: ReadonlySet<bigint> = new Set(),
+    metadata = '',
   ) {
     this.fetchedUpTo = start;
     this.committedAt = start;
+    this.metadataAt = metadata;
+    this.finishedBefore = finished;
     this.generation = generation;
   }
 
@@ -66,6 +81,11 @@ export class PartitionState {
 
   get committed(): bigint {
     return this.committedAt;
+  }
+
+  /** The metadata of the last commit this member knows of (see offset-metadata.ts). */
+  get committedMetadata(): string {
+    return this.metadataAt;
   }
 
   /** Records taken and not yet committed: what back-pressure counts. */
@@ -82,7 +102,8 @@ export class PartitionState {
   /**
    * Takes a fetched batch's records: those from `end` on are new and returned; those before it are already held
    * (kafkajs fetches again from the committed offset after every rejoin) and are not taken twice. `lastOffset`
-   * may lie past the last record (a transaction's markers): the end moves past it.
+   * may lie past the last record (a transaction's markers): the end moves past it. Records an earlier owner
+   * finished and committed ahead (the group's metadata) are held as done, and not returned.
    */
   take(messages: readonly KafkaMessage[], lastOffset: string): HeldRecord[] {
     const taken: HeldRecord[] = [];
@@ -90,8 +111,13 @@ export class PartitionState {
       const record = new HeldRecord(this, message);
       if (record.offsetNumber < this.fetchedUpTo) continue;
       this.records.push(record);
-      taken.push(record);
       this.fetchedUpTo = record.offsetNumber + 1n;
+      if (this.finishedBefore.has(record.offsetNumber)) {
+        record.done = true;
+        record.committedAhead = true;
+      } else {
+        taken.push(record);
+      }
     }
     const last = BigInt(lastOffset) + 1n;
     if (last > this.fetchedUpTo) this.fetchedUpTo = last;
@@ -104,13 +130,36 @@ export class PartitionState {
     record.staged = staged;
   }
 
-  /** What a commit may carry now, or undefined when the committed offset cannot move. */
-  committable(): Committable | undefined {
+  /** What a commit may carry now (see Committable), or undefined when it would change nothing. */
+  committable(options: { ahead?: boolean } = {}): Committable | undefined {
     let i = this.head;
     while (i < this.records.length && this.records[i].done) i++;
     const next = i < this.records.length ? this.records[i].offsetNumber : this.fetchedUpTo;
-    if (next <= this.committedAt) return undefined;
-    return { records: this.records.slice(this.head, i), next };
+    const records = this.records.slice(this.head, i).filter((r) => !r.committedAhead);
+    const finished: bigint[] = [];
+    if (options.ahead) {
+      for (let j = i + 1; j < this.records.length; j++) {
+        const record = this.records[j];
+        if (record.offsetNumber - next > BigInt(MAX_SPAN)) break;
+        if (!record.done) continue;
+        finished.push(record.offsetNumber);
+        if (!record.committedAhead) records.push(record);
+      }
+      // What an earlier owner finished and this member has not fetched yet must stay named, or a takeover before
+      // it is fetched would run it again.
+      for (const offset of this.finishedBefore) {
+        if (offset >= this.fetchedUpTo && offset > next && offset - next <= BigInt(MAX_SPAN)) finished.push(offset);
+      }
+    }
+    if (next <= this.committedAt && records.length === 0) return undefined;
+    return { records, next, finished };
+  }
+
+  /** A commit of `committable`, with `metadata`, went through: its records are committed. */
+  committedWith(committable: Committable, metadata: string): void {
+    for (const record of committable.records) record.committedAhead = true;
+    this.metadataAt = metadata;
+    this.committedUpTo(committable.next);
   }
 
   /** The group now holds `next`: the records before it are dropped. */

@@ -1,9 +1,13 @@
 import { KafkaJSProtocolError, type Kafka } from 'kafkajs';
 import { isFenced, PartitionNotClaimed, PartitionTransactions } from './partition-transactions';
 
-/** A kafkajs stand-in that records what each transactional producer did, in order. */
+/** The partitions a transaction's sendOffsets got (kafkajs passes their metadata on, though its type does not declare it). */
+type SentOffsets = { consumerGroupId: string; topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string; metadata?: string }> }> };
+
+/** A kafkajs stand-in that records what each transactional producer did, in order, and what each sendOffsets got. */
 function fakeKafka(options: { failOn?: string; hangOn?: string[] } = {}) {
   const calls: string[] = [];
+  const offsets: SentOffsets[] = [];
   const producers: Array<{ transactionalId: string }> = [];
   const kafka = {
     producer: (config: { transactionalId: string }) => {
@@ -24,8 +28,10 @@ function fakeKafka(options: { failOn?: string; hangOn?: string[] } = {}) {
           return {
             sendBatch: ({ topicMessages }: { topicMessages: Array<{ topic: string; messages: unknown[] }> }) =>
               step(`send ${topicMessages.map((t) => `${t.topic}×${t.messages.length}`).join(',')}`),
-            sendOffsets: ({ consumerGroupId, topics }: { consumerGroupId: string; topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> }) =>
-              step(`offsets ${consumerGroupId} ${topics[0].topic}[${topics[0].partitions[0].partition}]=${topics[0].partitions[0].offset}`),
+            sendOffsets: ({ consumerGroupId, topics }: SentOffsets) => {
+              offsets.push({ consumerGroupId, topics });
+              return step(`offsets ${consumerGroupId} ${topics[0].topic}[${topics[0].partitions[0].partition}]=${topics[0].partitions[0].offset}`);
+            },
             commit: async () => {
               await step('commit');
               active = false;
@@ -40,7 +46,7 @@ function fakeKafka(options: { failOn?: string; hangOn?: string[] } = {}) {
       };
     },
   } as unknown as Kafka;
-  return { kafka, calls, producers };
+  return { kafka, calls, producers, offsets };
 }
 
 const event = (key: string, bytes = 10) => ({ key, value: { pad: 'x'.repeat(bytes) } });
@@ -129,6 +135,49 @@ describe('PartitionTransactions', () => {
     await transactions.claim('in', 0);
     await Promise.all([transactions.commit('in', 0, [{ topic: 'out', events: [event('1')] }], '10'), transactions.commit('in', 0, [], '8')]);
     expect(calls.filter((c) => c.includes('offsets'))).toEqual(['g.in.0 offsets g in[0]=10']);
+  });
+
+  it('sends the metadata with the offset (empty when none is given)', async () => {
+    const { kafka, offsets } = fakeKafka();
+    const transactions = new PartitionTransactions(kafka, 'g');
+    await transactions.claim('in', 3);
+    await transactions.commit('in', 3, [{ topic: 'out', events: [event('1')] }], '42', 'pc1:BQ');
+    await transactions.commit('in', 3, [{ topic: 'out', events: [event('2')] }], '45');
+    expect(offsets).toEqual([
+      { consumerGroupId: 'g', topics: [{ topic: 'in', partitions: [{ partition: 3, offset: '42', metadata: 'pc1:BQ' }] }] },
+      { consumerGroupId: 'g', topics: [{ topic: 'in', partitions: [{ partition: 3, offset: '45', metadata: '' }] }] },
+    ]);
+  });
+
+  it('writes a bare commit at the same offset with new metadata, and skips one that changes nothing', async () => {
+    const { kafka, calls, offsets } = fakeKafka();
+    const transactions = new PartitionTransactions(kafka, 'g');
+    await transactions.claim('in', 0);
+    await transactions.commit('in', 0, [{ topic: 'out', events: [event('1')] }], '10', 'pc1:AQ');
+    // The same offset, more records finished beyond it: written.
+    await transactions.commit('in', 0, [], '10', 'pc1:Aw');
+    // The same offset and metadata again: skipped.
+    await transactions.commit('in', 0, [], '10', 'pc1:Aw');
+    // Back, whatever the metadata: skipped.
+    await transactions.commit('in', 0, [], '9', 'pc1:Bw');
+    // Forward, with no metadata: written.
+    await transactions.commit('in', 0, [], '12');
+    await transactions.commit('in', 0, [], '12', '');
+    expect(offsets.map((o) => o.topics[0].partitions[0])).toEqual([
+      { partition: 0, offset: '10', metadata: 'pc1:AQ' },
+      { partition: 0, offset: '10', metadata: 'pc1:Aw' },
+      { partition: 0, offset: '12', metadata: '' },
+    ]);
+    expect(calls.filter((c) => c.endsWith('commit'))).toHaveLength(3);
+  });
+
+  it('writes a commit with events even at the same offset and metadata', async () => {
+    const { kafka, offsets } = fakeKafka();
+    const transactions = new PartitionTransactions(kafka, 'g');
+    await transactions.claim('in', 0);
+    await transactions.commit('in', 0, [], '10', 'pc1:AQ');
+    await transactions.commit('in', 0, [{ topic: 'out', events: [event('1')] }], '10', 'pc1:AQ');
+    expect(offsets).toHaveLength(2);
   });
 });
 

@@ -50,7 +50,7 @@ export class PartitionTransactions {
   private stopped = false;
   /** Per partition: the commit under way (commits of one partition run one after another), and the last offset committed. */
   private readonly lanes = new Map<string, Promise<unknown>>();
-  private readonly committed = new Map<string, bigint>();
+  private readonly committed = new Map<string, { next: bigint; metadata: string }>();
 
   constructor(
     private readonly kafka: Kafka,
@@ -113,17 +113,19 @@ export class PartitionTransactions {
   }
 
   /**
-   * One transaction: the staged events, then the consumed offset (`next`, the next record to read) for the
-   * group, then commit. On any failure the transaction is aborted and the producer dropped, so the next attempt
-   * claims the partition afresh (and a half-ended transaction cannot linger).
+   * One transaction: the staged events, then the consumed offset (`next`, the next record to read) and its
+   * `metadata` (the records done beyond it) for the group, then commit. On any failure the transaction is
+   * aborted and the producer dropped, so the next attempt claims the partition afresh (and a half-ended
+   * transaction cannot linger).
    */
-  commit(topic: string, partition: number, staged: StagedEvents[], next: string): Promise<void> {
+  commit(topic: string, partition: number, staged: StagedEvents[], next: string, metadata = ''): Promise<void> {
     const key = this.transactionalId(topic, partition);
     const run = (this.lanes.get(key) ?? Promise.resolve()).catch(() => undefined).then(async () => {
-      // An offset is only ever moved forward: a bare offset commit that would take it back is skipped.
-      if (staged.length === 0 && (this.committed.get(key) ?? -1n) >= BigInt(next)) return;
-      await this.write(topic, partition, staged, next);
-      this.committed.set(key, BigInt(next));
+      // An offset is only ever moved forward: a bare offset commit that would take it back, or change nothing, is skipped.
+      const last = this.committed.get(key);
+      if (staged.length === 0 && last && (last.next > BigInt(next) || (last.next === BigInt(next) && last.metadata === metadata))) return;
+      await this.write(topic, partition, staged, next, metadata);
+      this.committed.set(key, { next: BigInt(next), metadata });
     });
     this.lanes.set(key, run);
     return run;
@@ -133,14 +135,16 @@ export class PartitionTransactions {
    * Never claims: only the consume loop does, when the group has said the partition is this member's. A write
    * that claimed by itself after a failure could fence the partition's rightful new owner.
    */
-  private async write(topic: string, partition: number, staged: StagedEvents[], next: string): Promise<void> {
+  private async write(topic: string, partition: number, staged: StagedEvents[], next: string, metadata: string): Promise<void> {
     const claimed = this.producers.get(this.transactionalId(topic, partition));
     if (!claimed) throw new PartitionNotClaimed(`${topic}[${partition}] is not claimed by this member`);
     const producer = await this.guard(claimed);
     const transaction = await this.guard(producer.transaction());
     try {
       for (const request of requests(staged)) await this.guard(transaction.sendBatch({ topicMessages: request, acks: -1 }));
-      await this.guard(transaction.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [{ partition, offset: next }] }] }));
+      // kafkajs passes a partition's metadata on to TxnOffsetCommit, though its type does not declare it.
+      const withMetadata = { partition, offset: next, metadata };
+      await this.guard(transaction.sendOffsets({ consumerGroupId: this.groupId, topics: [{ topic, partitions: [withMetadata] }] }));
       await this.guard(transaction.commit());
     } catch (error) {
       // Stopping, the abort may wait on the broker as long as the write did: it is left to the coordinator.
