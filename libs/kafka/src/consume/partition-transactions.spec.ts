@@ -5,7 +5,7 @@ import { isFenced, PartitionNotClaimed, PartitionTransactions } from './partitio
 type SentOffsets = { consumerGroupId: string; topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string; metadata?: string }> }> };
 
 /** A kafkajs stand-in that records what each transactional producer did, in order, and what each sendOffsets got. */
-function fakeKafka(options: { failOn?: string; hangOn?: string[] } = {}) {
+function fakeKafka(options: { failOn?: string; hangOn?: string[]; concurrentOffsets?: number } = {}) {
   const calls: string[] = [];
   const offsets: SentOffsets[] = [];
   const producers: Array<{ transactionalId: string }> = [];
@@ -28,7 +28,12 @@ function fakeKafka(options: { failOn?: string; hangOn?: string[] } = {}) {
           return {
             sendBatch: ({ topicMessages }: { topicMessages: Array<{ topic: string; messages: unknown[] }> }) =>
               step(`send ${topicMessages.map((t) => `${t.topic}×${t.messages.length}`).join(',')}`),
-            sendOffsets: ({ consumerGroupId, topics }: SentOffsets) => {
+            sendOffsets: async ({ consumerGroupId, topics }: SentOffsets) => {
+              if ((options.concurrentOffsets ?? 0) > 0) {
+                options.concurrentOffsets! -= 1;
+                calls.push(`${id} offsets refused: concurrent`);
+                throw new KafkaJSProtocolError(Object.assign(new Error('concurrent'), { type: 'CONCURRENT_TRANSACTIONS', code: 51, retriable: false }));
+              }
               offsets.push({ consumerGroupId, topics });
               return step(`offsets ${consumerGroupId} ${topics[0].topic}[${topics[0].partitions[0].partition}]=${topics[0].partitions[0].offset}`);
             },
@@ -52,6 +57,15 @@ function fakeKafka(options: { failOn?: string; hangOn?: string[] } = {}) {
 const event = (key: string, bytes = 10) => ({ key, value: { pad: 'x'.repeat(bytes) } });
 
 describe('PartitionTransactions', () => {
+  it("retries a step the coordinator refuses while it still ends the partition's previous transaction (CONCURRENT_TRANSACTIONS)", async () => {
+    const { kafka, calls, offsets } = fakeKafka({ concurrentOffsets: 2 });
+    const transactions = new PartitionTransactions(kafka, 'g');
+    await transactions.claim('in', 0);
+    await transactions.commit('in', 0, [], '42');
+    expect(calls.slice(3)).toEqual(['g.in.0 begin', 'g.in.0 offsets refused: concurrent', 'g.in.0 offsets refused: concurrent', 'g.in.0 offsets g in[0]=42', 'g.in.0 commit']);
+    expect(offsets).toHaveLength(1);
+  });
+
   it('claims a partition with a transactional id of its own, initialised (which fences) before any write', async () => {
     const { kafka, calls, producers } = fakeKafka();
     const transactions = new PartitionTransactions(kafka, 'order-service-group');
