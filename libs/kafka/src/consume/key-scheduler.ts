@@ -98,23 +98,28 @@ export class KeyScheduler<T> {
 
   /** The lane's running record ended: its next record may start. */
   finished(id: string): void {
-    const lane = this.lanes.get(id);
-    if (!lane || !lane.running) return;
-    lane.running = false;
+    const lane = this.stopRunning(id);
+    if (!lane) return;
     lane.current = undefined;
-    this.running--;
     this.afterCurrent(lane);
     this.pump();
   }
 
   /** The lane's running record failed: its place is freed, and the lane waits until `retry`. */
   failed(id: string): void {
-    const lane = this.lanes.get(id);
-    if (!lane || !lane.running) return;
-    lane.running = false;
+    const lane = this.stopRunning(id);
+    if (!lane) return;
     lane.held = true;
-    this.running--;
     this.pump();
+  }
+
+  /** Frees the place of the lane's running record; undefined when the lane runs nothing. */
+  private stopRunning(id: string): Lane<T> | undefined {
+    const lane = this.lanes.get(id);
+    if (!lane || !lane.running) return undefined;
+    lane.running = false;
+    this.running--;
+    return lane;
   }
 
   /** The held record of the lane may run again (if the lane still holds `record`). */
