@@ -229,6 +229,53 @@ describe('PartitionOwnership', () => {
     expect(eo.admin.fetchOffsets).not.toHaveBeenCalled();
   });
 
+  it('exactly once, reads the assignment’s offsets once the join’s claims are done, and each first batch uses its own', async () => {
+    const offsets = { in: { 0: '57', 2: { offset: '9', metadata: encodeFinished(9n, [11n]) } } as Record<number, string | { offset: string; metadata: string }> };
+    const eo = exactlyOnce(offsets);
+    let claimed!: () => void;
+    eo.transactions.renew.mockImplementationOnce(() => new Promise<void>((resolve) => (claimed = resolve)));
+    const ownership = new PartitionOwnership(fakeControl().control, eo.settings);
+    const joining = ownership.joined({ in: [0, 2] });
+    await new Promise((resolve) => setImmediate(resolve));
+    // Read before the claims end, an earlier writer could still move them; the admin connects meanwhile.
+    expect(eo.log).toEqual(['connect']);
+    claimed();
+    await joining;
+    await expect(ownership.groupOffset('in', 0, '42')).resolves.toEqual({ offset: 57n, metadata: '' });
+    await expect(ownership.groupOffset('in', 2, '0')).resolves.toEqual({ offset: 9n, metadata: encodeFinished(9n, [11n]) });
+    expect(eo.admin.fetchOffsets).toHaveBeenCalledTimes(1);
+    // Used once: a partition confirmed again in the same generation (its first try failed) reads anew.
+    offsets.in[0] = '60';
+    await expect(ownership.groupOffset('in', 0, '42')).resolves.toEqual({ offset: 60n, metadata: '' });
+    expect(eo.admin.fetchOffsets).toHaveBeenCalledTimes(2);
+  });
+
+  it('exactly once, reads anew the offset of a partition fenced since the join, and in a later generation', async () => {
+    const offsets = { in: { 0: '5', 1: '7' } as Record<number, string> };
+    const eo = exactlyOnce(offsets);
+    const ownership = new PartitionOwnership(fakeControl().control, eo.settings);
+    await ownership.joined({ in: [0, 1] });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(eo.admin.fetchOffsets).toHaveBeenCalledTimes(1);
+    offsets.in[0] = '6';
+    offsets.in[1] = '8';
+    ownership.fence('in', 0);
+    await expect(ownership.groupOffset('in', 0, '0')).resolves.toEqual({ offset: 6n, metadata: '' });
+    ownership.crashed();
+    await expect(ownership.groupOffset('in', 1, '0')).resolves.toEqual({ offset: 8n, metadata: '' });
+    expect(eo.admin.fetchOffsets).toHaveBeenCalledTimes(3);
+  });
+
+  it('exactly once, reads the offset at the first batch when reading it at the join failed', async () => {
+    // The admin connects at the join, and again once the claims are done: the broker is away both times.
+    const eo = exactlyOnce({ in: { 0: '5' } }, { failConnects: 2 });
+    const ownership = new PartitionOwnership(fakeControl().control, eo.settings);
+    await ownership.joined({ in: [0] });
+    await new Promise((resolve) => setImmediate(resolve));
+    await expect(ownership.groupOffset('in', 0, '0')).resolves.toEqual({ offset: 5n, metadata: '' });
+    expect(eo.log).toEqual(['renew {"in":[0]}', 'connect', 'connect', 'claim in[0]', 'connect', 'fetchOffsets order-group in']);
+  });
+
   it('disconnects its admin at close', async () => {
     const eo = exactlyOnce({ in: { 0: '5' } });
     const ownership = new PartitionOwnership(fakeControl().control, eo.settings);

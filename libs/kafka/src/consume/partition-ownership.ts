@@ -22,9 +22,9 @@ export interface PartitionControl {
  *
  * Fencing (exactly once): kafkajs speaks TxnOffsetCommit without the group's generation (no KIP-447), so the
  * broker cannot tell an old owner from a new one by the group. Each partition has its own transactional id, and
- * claiming it (see PartitionTransactions) fences whoever wrote for it before. A member claims a partition
- * before its first batch in a generation, then reads the group's committed offset again: the previous owner's
- * last transaction may have moved it since kafkajs read it at the join.
+ * claiming it (see PartitionTransactions) fences whoever wrote for it before. A member claims its partitions
+ * at the join, then reads the group's committed offsets again before their first batch: the previous owner's
+ * last transaction may have moved them since kafkajs read them at the join.
  */
 export class PartitionOwnership {
   private current = 0;
@@ -35,6 +35,8 @@ export class PartitionOwnership {
    * time, so the second accepted after the failure was surely sent after it.
    */
   private readonly fenced = new Map<string, { since: number; beats: number }>();
+  /** The group's offsets as read right after the join's claims; each partition's is used once. */
+  private prefetched?: { generation: number; keys: Set<string>; offsets: Promise<Map<string, GroupOffset | undefined>> };
   private admin?: Promise<Admin>;
   private adminReady?: Admin;
 
@@ -61,7 +63,42 @@ export class PartitionOwnership {
       this.fenced.delete(key);
       this.control.resume(topic, partition);
     }
-    return this.exactlyOnce?.transactions.renew(assignment) ?? Promise.resolve();
+    if (!this.exactlyOnce) return Promise.resolve();
+    const claimed = this.exactlyOnce.transactions.renew(assignment);
+    this.prefetch(assignment, claimed);
+    return claimed;
+  }
+
+  /**
+   * Once the join's claims have fenced the partitions' earlier writers, their offsets can no longer move but
+   * by this member's own commits: they are read then, all at once, so the first batches need not wait for
+   * them (a round trip or three on a busy broker, the first time connecting too).
+   */
+  private prefetch(assignment: Record<string, number[]>, claimed: Promise<void>): void {
+    const keys = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((p) => keyOf(topic, p))));
+    // The admin connects while the claims are made.
+    this.adminConnection().catch(() => undefined);
+    const offsets = claimed.then(() => this.readOffsets(Object.keys(assignment)));
+    offsets.catch(() => undefined);
+    this.prefetched = { generation: this.current, keys, offsets };
+  }
+
+  /** The group's offsets of every partition of `topics`, by partition key. */
+  private async readOffsets(topics: string[]): Promise<Map<string, GroupOffset | undefined>> {
+    const admin = await this.exactlyOnce!.transactions.guard(this.adminConnection());
+    const found = new Map<string, GroupOffset | undefined>();
+    for (const { topic, partitions } of await this.exactlyOnce!.transactions.guard(admin.fetchOffsets({ groupId: this.exactlyOnce!.groupId, topics }))) {
+      for (const { partition, offset, metadata } of partitions) found.set(keyOf(topic, partition), groupOffsetOf(offset, metadata));
+    }
+    return found;
+  }
+
+  /** The offset read at the join, once, if the partition has not been claimed again since. */
+  private async prefetchedOffset(topic: string, partition: number): Promise<GroupOffset | undefined | 'unread'> {
+    const prefetched = this.prefetched;
+    if (!prefetched || prefetched.generation !== this.current || !prefetched.keys.delete(keyOf(topic, partition))) return 'unread';
+    const offsets = await prefetched.offsets.catch(() => undefined);
+    return offsets && offsets.has(keyOf(topic, partition)) ? offsets.get(keyOf(topic, partition)) : 'unread';
   }
 
   /** The consumer crashed: whatever was confirmed must be confirmed again after it rejoins. */
@@ -75,6 +112,8 @@ export class PartitionOwnership {
 
   /** A partition's transaction failed: it is paused until the group confirms this member still owns it. */
   fence(topic: string, partition: number): void {
+    // Claimed afresh before its next batch: its offset is read again then.
+    this.prefetched?.keys.delete(keyOf(topic, partition));
     this.fenced.set(keyOf(topic, partition), { since: this.now(), beats: 0 });
     this.control.pause(topic, partition);
   }
@@ -96,20 +135,20 @@ export class PartitionOwnership {
   /**
    * The offset the group holds for a partition this member is about to work on in this generation.
    * At least once it is where kafkajs fetched from (it reads the group's offset at each join). Exactly once, the
-   * partition is claimed first (fencing its previous writer), then the offset is read again; rejects while the
-   * broker cannot say, or once the service stops.
+   * partition is claimed first (fencing its previous writer), then the offset is read again (read already if
+   * the join's claims have done so: see prefetch); rejects while the broker cannot say, or once the service stops.
    */
   async groupOffset(topic: string, partition: number, fetchedOffset: string): Promise<GroupOffset> {
     if (!this.exactlyOnce) return { offset: BigInt(fetchedOffset), metadata: '' };
-    const { transactions, groupId } = this.exactlyOnce;
-    await transactions.claim(topic, partition);
+    await this.exactlyOnce.transactions.claim(topic, partition);
+    let found = await this.prefetchedOffset(topic, partition);
+    if (found === 'unread') found = (await this.readOffsets([topic])).get(keyOf(topic, partition));
+    return found ?? { offset: BigInt(fetchedOffset), metadata: '' };
+  }
+
+  private adminConnection(): Promise<Admin> {
     this.admin ??= this.connectAdmin();
-    const admin = await transactions.guard(this.admin);
-    const [offsets] = await transactions.guard(admin.fetchOffsets({ groupId, topics: [topic] }));
-    const found = offsets?.partitions.find((p) => p.partition === partition);
-    const committed = BigInt(found?.offset ?? '-1');
-    if (committed < 0n) return { offset: BigInt(fetchedOffset), metadata: '' };
-    return { offset: committed, metadata: found?.metadata ?? '' };
+    return this.admin;
   }
 
   private async connectAdmin(): Promise<Admin> {
@@ -131,4 +170,10 @@ export class PartitionOwnership {
     if (ready) await ready.disconnect().catch(() => undefined);
     else void pending?.then((admin) => admin.disconnect()).catch(() => undefined);
   }
+}
+
+/** A committed offset as the group holds it; undefined when the group has none (-1). */
+function groupOffsetOf(offset: string, metadata: string | null): GroupOffset | undefined {
+  const committed = BigInt(offset);
+  return committed < 0n ? undefined : { offset: committed, metadata: metadata ?? '' };
 }
