@@ -262,6 +262,35 @@ describe('MonitoredKafkaServer, what a rebalance and a crash show the operator',
     metrics.onModuleDestroy();
   });
 
+  it('exactly once, reports joined only once the assigned partitions are claimed, and not after a later crash', async () => {
+    const claims: Array<() => void> = [];
+    const answered = async () => undefined;
+    const producer = {
+      connect: answered,
+      disconnect: answered,
+      transaction: async () => ({ abort: () => new Promise<void>((resolve) => claims.push(resolve)) }),
+    };
+    const admin = { connect: answered, disconnect: answered, fetchOffsets: async () => [] };
+    const fake = fakeConsumer();
+    const { state } = await runningServer(fake, { order: 'key', transactional: true }, { producer: () => producer, admin: () => admin });
+    fake.join({ [topic]: [0, 1] });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(claims).toHaveLength(2);
+    expect(await readiness(state)).toMatchObject({ status: 'down', consumer: 'starting' });
+    claims.splice(0).forEach((claimed) => claimed());
+    await jest.advanceTimersByTimeAsync(0);
+    expect(await readiness(state)).toMatchObject({ status: 'up', consumer: 'joined' });
+
+    // Claims that end after the consumer crashed say nothing of the membership.
+    fake.join({ [topic]: [0] });
+    await jest.advanceTimersByTimeAsync(0);
+    expect(claims).toHaveLength(1);
+    fake.crash(true);
+    claims.splice(0).forEach((claimed) => claimed());
+    await jest.advanceTimersByTimeAsync(0);
+    expect(state.status).toBe('crashed');
+  });
+
   it('counts every consumer crash in kafka_consumer_crashes_total, and /health/ready reports it crashed and why', async () => {
     // Wired as bootstrap wires it: the ConsumerCrashing alert fires on this counter's increase.
     const crashes = new Counter({ name: METRICS.crashes, help: 'consumer crashes', registers: [new Registry()] });

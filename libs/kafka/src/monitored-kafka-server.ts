@@ -80,6 +80,8 @@ class BytesAsTheyCame extends KafkaParser {
 export class MonitoredKafkaServer extends ServerKafka {
   private readonly monitorLogger: Logger;
   private engine?: ConsumeEngine;
+  /** Counts the consumer's changes of membership (joins, rebalances, crashes, stops); see joined. */
+  private membership = 0;
   private transactions?: PartitionTransactions;
   private ownership?: PartitionOwnership;
   private readonly handlers = new Map<string, MessageHandler>();
@@ -225,6 +227,7 @@ export class MonitoredKafkaServer extends ServerKafka {
       if (payload.batchSize === 0) this.engine?.passControlRecords(payload.topic, payload.partition, payload.lastOffset);
     });
     consumer.on(consumer.events.REBALANCING, () => {
+      this.membership++;
       this.state.status = 'rebalancing';
       this.consume.telemetry?.rebalanced();
       // Hand over what is done before the partitions may move (best effort: a rejoin does not wait for it).
@@ -233,6 +236,7 @@ export class MonitoredKafkaServer extends ServerKafka {
     consumer.on(consumer.events.CRASH, ({ payload }: ConsumerCrashEvent) => {
       // What was confirmed belongs to the generation that ended: nothing commits until the consumer rejoins.
       this.engine?.crashed();
+      this.membership++;
       this.state.status = 'crashed';
       this.consume.telemetry?.crashed();
       this.state.lastError = `${payload.error.name}: ${payload.error.message}`;
@@ -240,17 +244,26 @@ export class MonitoredKafkaServer extends ServerKafka {
       if (!payload.restart && !this.state.closing) this.restartConsumer();
     });
     consumer.on(consumer.events.STOP, () => {
+      this.membership++;
       this.state.status = 'stopped';
     });
   }
 
   private joined(payload: ConsumerGroupJoinEvent['payload']): void {
-    this.state.status = 'joined';
     this.state.assignments = payload.memberAssignment;
-    this.engine?.joined(payload.memberAssignment).catch((error: unknown) => {
-      if (this.state.closing) return;
-      this.monitorLogger.warn(`claiming the assigned partitions failed, the first batch of each will try again: ${describeError(error)}`);
-    });
+    const join = ++this.membership;
+    const claimed = this.engine?.joined(payload.memberAssignment) ?? Promise.resolve();
+    // Joined, for /health and for whoever waits on it, once the partitions are claimed (exactly once): until
+    // then no record of them can be committed.
+    void claimed
+      .catch((error: unknown) => {
+        if (this.state.closing) return;
+        this.monitorLogger.warn(`claiming the assigned partitions failed, the first batch of each will try again: ${describeError(error)}`);
+      })
+      .then(() => {
+        // Unless the membership changed meanwhile.
+        if (this.membership === join) this.state.status = 'joined';
+      });
     const owned = Object.entries(payload.memberAssignment)
       .map(([topic, partitions]) => `${topic}[${[...partitions].sort((a, b) => a - b).join(',')}]`)
       .join(' ');
