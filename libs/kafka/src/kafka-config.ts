@@ -2,6 +2,7 @@ import type { KafkaOptions } from '@nestjs/microservices';
 import { connect } from 'node:net';
 import { Partitioners, type ISocketFactory, type KafkaConfig, type ProducerConfig } from 'kafkajs';
 import { registerCompressionCodecs } from './codecs';
+import { installCoordinatorCache } from './coordinator-cache';
 import { installIdleConnectionFix } from './idle-connections';
 import { IDLE_FETCH, installIdleFetches } from './idle-fetches';
 import { installUndecodableBatchGuard } from './undecodable-batches';
@@ -27,6 +28,7 @@ export function kafkaClientConfig(brokers: string[], clientId: string): KafkaCon
   installUndecodableBatchGuard();
   installIdleConnectionFix();
   installIdleFetches();
+  installCoordinatorCache();
   const logCreator = kafkajsLogCreator();
   return {
     clientId,
