@@ -6,6 +6,7 @@ import { describeLag, ensureTopics, topicPlan, totalLag } from '@app/kafka';
 import { brokersFromEnv, localBrokerPid, toolKafka } from '../lib/kafka-local';
 import { databaseUrlFromEnv, recreateDatabase } from '../lib/postgres';
 import { ServiceProcess, type ServiceSpec } from '../lib/services';
+import { currentRanges, scanRanges } from '../lib/topic-scan';
 import { waitFor } from '../lib/wait';
 
 export const PIPE_TOPIC = 'bench-pipe-out';
@@ -108,6 +109,20 @@ export class BenchContext {
 
   async stopAll(): Promise<void> {
     await Promise.all(this.running.splice(0).map((p) => p.stop()));
+  }
+
+  /**
+   * When the topic's first record was sent (its producer's timestamp), on the clock of `performance.now()`: the
+   * start of a drain, without the sending tool's own start-up (connecting, checking the topic).
+   */
+  async firstSentAt(topic: string): Promise<number> {
+    let first = Infinity;
+    const ranges = (await currentRanges(this.admin, [topic])).map((range) => ({ ...range, to: range.from + 1n }));
+    await scanRanges(this.kafka, ranges, (_topic, _partition, message) => {
+      first = Math.min(first, Number(message.timestamp));
+    });
+    if (first === Infinity) throw new Error(`${topic} holds no record`);
+    return first - performance.timeOrigin;
   }
 
   /** Sum of end offsets of a topic. */

@@ -24,7 +24,7 @@ const orderInstance = (n: number, port: number): ServiceSpec => ({
 /**
  * The course's experiment: `count` payments with a slow order step, drained by one instance over one
  * partition, then by three instances over three partitions, one record at a time per partition as the course's
- * consumers work (CONSUMER_ORDER=partition); beside it, the consume engine's rows (see keyOrderExperiment). Time runs from the first payment sent until
+ * consumers work (CONSUMER_ORDER=partition); beside it, the consume engine's rows (see keyOrderExperiment). Time runs from the first payment sent (its record's timestamp) until
  * the order group has committed everything and every order-created event exists.
  */
 export async function courseExperiment(context: BenchContext, count: number, delayMs: number): Promise<CourseResult> {
@@ -32,9 +32,9 @@ export async function courseExperiment(context: BenchContext, count: number, del
     await context.reset(partitions);
     await context.start(instances, { PROCESSING_DELAY_MS: String(delayMs), CONSUMER_ORDER: 'partition', TOPIC_PARTITIONS: String(partitions) });
     await context.split(CONSUMER_GROUPS.order, TOPICS.paymentSuccessful, instances.length);
-    const began = performance.now();
     await floodKafka({ count, batch: 500, brokers: context.broker.brokers });
     const done = await context.drained([CONSUMER_GROUPS.order], [TOPICS.orderCreated], count, 30 * 60_000);
+    const began = await context.firstSentAt(TOPICS.paymentSuccessful);
     await context.stopAll();
     return (done - began) / 1000;
   };
