@@ -144,6 +144,43 @@ describe('confirmation emails over SMTP', () => {
     });
   });
 
+  it("holds a deferred customer's key alone while the others' confirmations go, and dead-letters a refused one once", async () => {
+    const deferred = [orderEvent(freshUserId())];
+    deferred.push({ ...orderEvent(deferred[0].user_id) });
+    const refused = orderEvent(freshUserId());
+    const others = Array.from({ length: 40 }, () => orderEvent(freshUserId()));
+    mail.faults.set(address(deferred[0].user_id), { kind: 'defer', times: Number.MAX_SAFE_INTEGER });
+    mail.faults.set(address(refused.user_id), { kind: 'refuse-recipient' });
+    // One partition, the deferred customer's two orders first: the others run beside them, not behind.
+    await producer.send({
+      topic: TOPICS.orderCreated,
+      messages: [...deferred, refused, ...others].map((o) => ({ partition: 0, key: String(o.user_id), value: JSON.stringify(o) })),
+    });
+
+    for (const order of others) await acceptedOnce(order);
+    await dlq.waitFor((l) => l.original_message?.includes(refused.order_id) ?? false, 1, 'the refused order in dlq-order');
+    // Meanwhile the deferred customer's first order is tried again and again, and nothing of theirs is sent.
+    await waitFor(() => (mail.attempts.get(address(deferred[0].user_id)) ?? 0) >= 3, {
+      timeoutMs: CHAIN_DEADLINE_MS,
+      what: "the deferred customer's order to be retried",
+    });
+    expect(mail.acceptedFor(address(deferred[0].user_id))).toEqual([]);
+
+    mail.faults.delete(address(deferred[0].user_id));
+    for (const order of deferred) await acceptedOnce(order);
+    // Their two orders in order: the second waited for the first's retries.
+    const sentAt = (order: ReturnType<typeof orderEvent>) => mail.accepted.findIndex((m) => m.messageId === messageIdOf(order.order_id));
+    expect(sentAt(deferred[0])).toBeLessThan(sentAt(deferred[1]));
+
+    // Each other confirmation sent once, and the refused order dead-lettered once (by the email group).
+    for (const order of others) expect(mail.acceptedWithId(messageIdOf(order.order_id))).toHaveLength(1);
+    const { letters, read } = await lettersFor([refused.order_id, ...deferred.map((o) => o.order_id), ...others.map((o) => o.order_id)]);
+    expect(read).toBeGreaterThan(0);
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ group: CONSUMER_GROUPS.email, retriable: false });
+    expect(letters[0].original_message).toContain(refused.order_id);
+  });
+
   it('waits out a statement the database holds past its timeout, then sends once', async () => {
     const order = orderEvent(freshUserId());
     const locker = new Client({ connectionString: testDatabaseUrl() });

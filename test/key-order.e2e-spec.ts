@@ -6,10 +6,11 @@ import { waitFor } from '../scripts/lib/wait';
 import { startServices, stopServices } from './support/chain-control';
 import { queryTestDatabase } from './support/database';
 import { TEST_PORT_OFFSET, testServiceEnv } from './support/environment';
-import { expectExactlyOnce, mainChain, settleAndCount } from './support/exactly-once';
+import { expectExactlyOnce, mainChain, ordersMade, settleAndCount } from './support/exactly-once';
 import { freshUserId, joinedGroup } from './support/http';
 import { connectedProducer } from './support/kafka';
 import { ORDER_INSTANCES, waitForSplit } from './support/ownership';
+import { readTopics } from './support/topic-reader';
 
 /** Others on the slow customer's partition, behind the slow one. */
 const OTHERS = 30;
@@ -97,5 +98,102 @@ describe('a slow customer holds only their own key (one partition, records finis
     const counts = await settleAndCount(mainChain(), run, OTHERS + 1);
     expect(counts.orders.has(slowPayment)).toBe(true);
     expectExactlyOnce(counts, OTHERS + 1);
+  });
+});
+
+/** Customers and payments of the joining test: a slow customer's lane holds ROUNDS steps of STEP_MS, a fast one's none. */
+const CUSTOMERS = 40;
+const ROUNDS = 8;
+const STEP_MS = 1000;
+
+/**
+ * An instance joining a group whose only member has hundreds of records in flight. Half the customers are slow
+ * (a step of STEP_MS), half fast, their payments interleaved on each partition: the fast ones' records finish
+ * ahead of slow ones before them, and are committed ahead (in the offset's metadata). The member's partitions
+ * move while records run: their work never commits, the joiner takes them over from what was committed and
+ * skips what was committed ahead, the member refetches what it keeps and does not run it twice; and every
+ * payment is still one order-created and one email-sent, each customer's in payment order.
+ */
+describe('an order instance joining under load', () => {
+  let producer: Producer;
+  const instances: ServiceProcess[] = [];
+
+  beforeAll(async () => {
+    producer = await connectedProducer();
+  });
+
+  afterEach(async () => {
+    await Promise.all(instances.splice(0).map((instance) => instance.stop('SIGKILL')));
+  });
+
+  afterAll(async () => {
+    await producer.disconnect();
+    await startServices(ORDER_INSTANCES);
+  });
+
+  const start = (id: string, port: number, slow: number[]) => {
+    const instance = ServiceProcess.start(
+      {
+        service: 'order',
+        label: `order-${id}`,
+        port: port + TEST_PORT_OFFSET,
+        env: { INSTANCE_ID: id, PROCESSING_DELAY_MS: String(STEP_MS), PROCESSING_DELAY_USERS: slow.join(',') },
+      },
+      testServiceEnv(),
+    );
+    instances.push(instance);
+    return instance;
+  };
+
+  it("takes partitions over mid-flight: one order-created and one email-sent per payment, each customer's in payment order", async () => {
+    const run = `join-${randomUUID().slice(0, 8)}`;
+    const customers = Array.from({ length: CUSTOMERS }, () => freshUserId());
+    const slow = customers.filter((_, i) => i % 2 === 0);
+    await stopServices(ORDER_INSTANCES);
+    const first = start('join-a', 8032, slow);
+    await first.waitHealthy();
+    await joinedGroup(first.url, 3);
+
+    const paymentId = (customer: number, round: number) => `${run}-${customer}-${round}`;
+    const messages = Array.from({ length: ROUNDS }, (_, round) =>
+      customers.map((customer) => ({
+        key: String(customer),
+        value: JSON.stringify({ payment_id: paymentId(customer, round), user_id: customer, cart: [{ name: 'AirPods Pro', price: 249, quantity: 1 }], amount: 249, timestamp: 1 }),
+      })),
+    ).flat();
+    await producer.send({ topic: TOPICS.paymentSuccessful, acks: -1, messages });
+
+    // Under way: every fast customer's orders and the slow ones' first round are stored; the slow lanes hold the rest.
+    const underWay = (customers.length - slow.length) * ROUNDS + slow.length;
+    await waitFor(async () => ((await ordersMade(mainChain(), run)) >= underWay ? true : undefined), {
+      timeoutMs: 60_000,
+      intervalMs: 50,
+      what: "the fast customers' orders and the slow ones' first",
+    });
+    const second = start('join-b', 8033, slow);
+    await second.waitHealthy();
+    await waitFor(async () => {
+      const [a, b] = await Promise.all([first, second].map((instance) => joinedGroup(instance.url)));
+      const owned = [a, b].map((health) => Object.values<number[]>(health.body.details.kafka.assignments).flat().length);
+      return owned[0] + owned[1] === 3 && owned.every((count) => count > 0) ? true : undefined;
+    }, { timeoutMs: 60_000, what: 'the two instances to share the three partitions' });
+
+    const counts = await settleAndCount(mainChain(), run, CUSTOMERS * ROUNDS);
+    expectExactlyOnce(counts, CUSTOMERS * ROUNDS);
+    // The joiner took work over: both instances stored orders of the run.
+    expect(await ordersMade(mainChain(), run, 'join-b')).toBeGreaterThan(0);
+    expect(await ordersMade(mainChain(), run, 'join-a')).toBeGreaterThanOrEqual(underWay);
+
+    // Each customer's order-created events (one partition per customer, read in offset order) in payment order.
+    const byCustomer = new Map<string, string[]>();
+    await readTopics([TOPICS.orderCreated], (_topic, message) => {
+      const { payment_id: id } = JSON.parse(String(message.value)) as { payment_id: string };
+      if (!id.startsWith(`${run}-`)) return;
+      byCustomer.set(String(message.key), [...(byCustomer.get(String(message.key)) ?? []), id]);
+    });
+    expect(byCustomer.size).toBe(CUSTOMERS);
+    for (const customer of customers) {
+      expect(byCustomer.get(String(customer))).toEqual(Array.from({ length: ROUNDS }, (_, round) => paymentId(customer, round)));
+    }
   });
 });
