@@ -144,7 +144,7 @@ export class ConsumeEngine implements EngineLoad {
     }
     const finished = decodeFinished(offset, metadata);
     if (finished.size > 0) this.parts.logger.log(`${topic}[${partition}]: ${finished.size} record(s) past ${offset} were finished by the previous owner; skipping them`);
-    return this.parts.intake.begin(topic, partition, offset, generation, finished, metadata).state;
+    return this.parts.intake.begin(topic, partition, offset, generation, finished, metadata);
   }
 
   /** Claiming the partition or reading its offset failed (the broker is away): the partition waits, then tries again. */

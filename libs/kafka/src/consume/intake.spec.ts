@@ -33,13 +33,12 @@ describe('Intake', () => {
   it('begins a partition at the offset the group holds, and finds, lists and forgets it', () => {
     const { control, calls } = fakeControl();
     const intake = new Intake(control, limits);
-    const { state, replaced } = intake.begin('in', 1, 42n, 3);
-    expect(replaced).toBeUndefined();
+    const state = intake.begin('in', 1, 42n, 3);
     expect(state).toMatchObject({ topic: 'in', partition: 1, end: 42n, committed: 42n, generation: 3, held: 0 });
     expect(intake.get('in', 1)).toBe(state);
     expect(intake.get('in', 2)).toBeUndefined();
     expect(intake.get('other', 1)).toBeUndefined();
-    const other = intake.begin('in', 2, 0n, 3).state;
+    const other = intake.begin('in', 2, 0n, 3);
     expect(intake.all()).toEqual([state, other]);
 
     expect(intake.remove('in', 1)).toBe(state);
@@ -49,12 +48,11 @@ describe('Intake', () => {
     expect(calls).toEqual([]);
   });
 
-  it('hands back the state a new beginning replaces, so that its work can be given up', () => {
+  it('begins a partition it holds afresh, in place of its earlier state', () => {
     const { control } = fakeControl();
     const intake = new Intake(control, limits);
-    const first = intake.begin('in', 0, 5n, 1).state;
-    const { state, replaced } = intake.begin('in', 0, 9n, 2);
-    expect(replaced).toBe(first);
+    const first = intake.begin('in', 0, 5n, 1);
+    const state = intake.begin('in', 0, 9n, 2);
     expect(state).not.toBe(first);
     expect(state).toMatchObject({ end: 9n, generation: 2 });
     expect(intake.get('in', 0)).toBe(state);
@@ -63,7 +61,7 @@ describe('Intake', () => {
   it('takes the new records of a batch, and those a refetch brings again only once', () => {
     const { control, calls } = fakeControl();
     const intake = new Intake(control, limits);
-    const { state } = intake.begin('in', 0, 10n, 1);
+    const state = intake.begin('in', 0, 10n, 1);
     expect(intake.take(state, fetched(state, 10, [10, 11]))?.map((r) => r.offset)).toEqual(['10', '11']);
     // kafkajs fetches again from the committed offset after a rejoin.
     expect(intake.take(state, fetched(state, 10, [10, 11, 12]))?.map((r) => r.offset)).toEqual(['12']);
@@ -74,7 +72,7 @@ describe('Intake', () => {
   it('takes nothing from a batch that begins past its end, and fetches the partition again from the end', () => {
     const { control, calls } = fakeControl();
     const intake = new Intake(control, limits);
-    const { state } = intake.begin('in', 3, 10n, 1);
+    const state = intake.begin('in', 3, 10n, 1);
     expect(intake.take(state, fetched(state, 12, [12, 13]))).toBeUndefined();
     expect(calls).toEqual(['seek in[3] 10']);
     expect(state).toMatchObject({ end: 10n, held: 0 });
@@ -86,7 +84,7 @@ describe('Intake', () => {
   it('pauses a partition once it holds more than the high-water mark, and only once', () => {
     const { control, calls } = fakeControl();
     const intake = new Intake(control, limits);
-    const { state } = intake.begin('in', 0, 0n, 1);
+    const state = intake.begin('in', 0, 0n, 1);
     intake.take(state, fetched(state, 0, range(0, 4)));
     expect(state.held).toBe(4);
     expect(calls).toEqual([]);
@@ -104,7 +102,7 @@ describe('Intake', () => {
   it('resumes a paused partition only once it holds fewer than the low-water mark', () => {
     const { control, calls } = fakeControl();
     const intake = new Intake(control, limits);
-    const { state } = intake.begin('in', 0, 0n, 1);
+    const state = intake.begin('in', 0, 0n, 1);
     intake.take(state, fetched(state, 0, range(0, 6)));
     expect(calls).toEqual(['pause in[0]']);
 
@@ -131,7 +129,7 @@ describe('Intake', () => {
   it('never resumes a partition it did not pause', () => {
     const { control, calls } = fakeControl();
     const intake = new Intake(control, limits);
-    const { state } = intake.begin('in', 0, 0n, 1);
+    const state = intake.begin('in', 0, 0n, 1);
     intake.take(state, fetched(state, 0, [0]));
     commitFirst(state, 1);
     intake.balance(state);
@@ -143,7 +141,7 @@ describe('Intake', () => {
   it('leaves alone a state that is no longer the partition’s', () => {
     const { control, calls } = fakeControl();
     const intake = new Intake(control, limits);
-    const old = intake.begin('in', 0, 0n, 1).state;
+    const old = intake.begin('in', 0, 0n, 1);
     intake.begin('in', 0, 0n, 2);
     intake.take(old, fetched(old, 0, range(0, 8)));
     expect(old.held).toBe(8);
@@ -154,7 +152,7 @@ describe('Intake', () => {
   it('resumes a partition paused by pressure when it is forgotten', () => {
     const { control, calls } = fakeControl();
     const intake = new Intake(control, limits);
-    const { state } = intake.begin('in', 0, 0n, 1);
+    const state = intake.begin('in', 0, 0n, 1);
     intake.begin('in', 1, 0n, 1);
     intake.take(state, fetched(state, 0, range(0, 5)));
     expect(intake.remove('in', 1)).toBeDefined();
@@ -167,9 +165,9 @@ describe('Intake', () => {
   it('resumes every partition paused by pressure at a new assignment, and starts counting again', () => {
     const { control, calls } = fakeControl();
     const intake = new Intake(control, limits);
-    const a = intake.begin('in', 0, 0n, 1).state;
-    const b = intake.begin('in', 1, 0n, 1).state;
-    const c = intake.begin('other', 0, 0n, 1).state;
+    const a = intake.begin('in', 0, 0n, 1);
+    const b = intake.begin('in', 1, 0n, 1);
+    const c = intake.begin('other', 0, 0n, 1);
     intake.take(a, fetched(a, 0, range(0, 5)));
     intake.take(b, fetched(b, 0, range(0, 5)));
     intake.take(c, fetched(c, 0, range(0, 1)));

@@ -60,8 +60,8 @@ export class Intake {
   }
 
   /**
-   * Begins a partition afresh at `start` (the offset the group holds) in `generation`. A state it replaces is
-   * returned, so that its work can be given up.
+   * Begins a partition afresh at `start` (the offset the group holds) in `generation`, in place of any state it
+   * held (whose work the engine has given up before).
    */
   begin(
     topic: string,
@@ -70,12 +70,10 @@ export class Intake {
     generation: number,
     finished?: ReadonlySet<bigint>,
     metadata?: string,
-  ): { state: PartitionState; replaced?: PartitionState } {
-    const key = keyOf(topic, partition);
-    const replaced = this.states.get(key);
+  ): PartitionState {
     const state = new PartitionState(topic, partition, start, generation, finished, metadata);
-    this.states.set(key, state);
-    return { state, replaced };
+    this.states.set(keyOf(topic, partition), state);
+    return state;
   }
 
   /** Forgets a partition (given up); returns its state. */
