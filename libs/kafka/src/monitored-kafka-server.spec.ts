@@ -384,7 +384,7 @@ describe('MonitoredKafkaServer, exactly once, when a partition changes hands', (
 
   const topic = 'payment-successful';
   /** The exactly-once commit tick. */
-  const TICK_MS = 5;
+  const TICK_MS = 25;
 
   /**
    * A broker that answers at once: the group's committed offset of partition 0 is `committed`, and a
