@@ -153,14 +153,14 @@ async function drain(context: BenchContext, count: number, delayMs: number, user
 }
 
 /** Every payment a user of its own. */
-export async function manyUsersRow(context: BenchContext, count: number, delayMs: number): Promise<KeyOrderRow> {
+async function manyUsersRow(context: BenchContext, count: number, delayMs: number): Promise<KeyOrderRow> {
   const many = await drain(context, count, delayMs, (i) => i + 1);
   const seconds = await many.since([...many.payments.values()].flat())();
   return { payments: count, users: count, seconds, orderKept: many.kept, stepOverheadMs: many.stepOverheadMs };
 }
 
 /** The same payments over 20 users, against the 20 steps at once that their keys allow. */
-export async function twentyUsersRow(context: BenchContext, count: number, delayMs: number): Promise<KeyOrderResult['twentyUsers']> {
+async function twentyUsersRow(context: BenchContext, count: number, delayMs: number): Promise<KeyOrderResult['twentyUsers']> {
   const twenty = await drain(context, count, delayMs, (i) => (i % 20) + 1);
   const seconds = await twenty.since([...twenty.payments.values()].flat())();
   return {
@@ -183,7 +183,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
  * Every tenth payment is the hot user's, the others have a user each; then the same others without it. The
  * two drains alternate HOT_KEY_PAIRS times, and the medians are compared.
  */
-export async function hotKeyRow(context: BenchContext, count: number, delayMs: number): Promise<KeyOrderResult['hotKey']> {
+async function hotKeyRow(context: BenchContext, count: number, delayMs: number): Promise<KeyOrderResult['hotKey']> {
   const othersOf = (payments: Map<string, string[]>) => [...payments].filter(([user]) => user !== String(HOT_USER)).flatMap(([, ids]) => ids);
   const runs: Array<{ others: number; othersSeconds: number; othersAloneSeconds: number; hotSeconds: number; hotStepOverheadMs: number | null; orderKept: boolean }> = [];
   for (let pair = 0; pair < HOT_KEY_PAIRS; pair++) {

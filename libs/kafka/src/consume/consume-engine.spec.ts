@@ -230,12 +230,17 @@ function engineWith(settings: Partial<EngineSettings> = {}, exactlyOnce?: Return
     await settle();
     return taken;
   };
+  /** The handler of these records returns, and what follows from it runs. */
+  const release = async (partition: number, ...offsets: number[]) => {
+    handler.release(partition, ...offsets);
+    await settle();
+  };
   /** The commit tick comes (if one is due), and its round ends. */
   const tick = async () => {
     timers.fire(COMMIT_MS);
     await settle();
   };
-  return { engine, intake, retries, handler, commits, timers, calls, lines, retried, clock, take, tick };
+  return { engine, intake, retries, handler, commits, timers, calls, lines, retried, clock, take, release, tick };
 }
 
 describe('ConsumeEngine', () => {
@@ -302,7 +307,7 @@ describe('ConsumeEngine', () => {
   });
 
   it('runs at most maxInFlight records at once, over all partitions, and reaches that many', async () => {
-    const { engine, handler, take } = engineWith({ maxInFlight: 3 });
+    const { engine, handler, release, take } = engineWith({ maxInFlight: 3 });
     await engine.joined({ [TOPIC]: [0, 1] });
     await take(batch(0, 10, [10, 11, 12, 13, 14, 15].map((o) => [o, `k${o}`])));
     await take(batch(1, 20, [20, 21, 22].map((o) => [o, `k${o}`])));
@@ -311,8 +316,7 @@ describe('ConsumeEngine', () => {
     expect({ inFlight: engine.inFlight, waiting: engine.waiting }).toEqual({ inFlight: 3, waiting: 6 });
 
     // A place that frees is taken at once, by the oldest waiting record.
-    handler.release(0, 11);
-    await settle();
+    await release(0, 11);
     expect(handler.started(0)).toEqual([10, 11, 12, 13]);
     expect(engine.inFlight).toBe(3);
     while (handler.runs.some((r) => !r.ended)) {
@@ -325,34 +329,30 @@ describe('ConsumeEngine', () => {
   });
 
   it('commits nothing past a record not done, however many after it are, and then jumps to the end', async () => {
-    const { engine, handler, commits, take, tick } = engineWith();
+    const { engine, handler, release, commits, take, tick } = engineWith();
     await engine.joined({ [TOPIC]: [0] });
     // The batch ends at 14, a transaction's marker past its last record.
     await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'c'], [13, 'd']], 14));
-    handler.release(0, 13, 12, 11);
-    await settle();
+    await release(0, 13, 12, 11);
     await tick();
     expect(commits.history(0)).toEqual([]);
 
-    handler.release(0, 10);
-    await settle();
+    await release(0, 10);
     await tick();
     expect(commits.history(0)).toEqual([15n]);
     expect(engine.held()).toEqual([{ topic: TOPIC, partition: 0, records: 0 }]);
   });
 
   it('lets the other keys of a partition flow past a key whose handler hangs, committing nothing past it', async () => {
-    const { engine, handler, commits, take, tick } = engineWith();
+    const { engine, handler, release, commits, take, tick } = engineWith();
     await engine.joined({ [TOPIC]: [0, 1] });
     await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'a'], [13, 'c'], [14, 'b']]));
     await take(batch(1, 20, [[20, 'd']]));
     // 10 (key a) never ends; b, c flow, b's second record after its first.
     expect(handler.started(0)).toEqual([10, 11, 13]);
-    handler.release(0, 11);
-    await settle();
+    await release(0, 11);
     handler.release(0, 13, 14);
-    handler.release(1, 20);
-    await settle();
+    await release(1, 20);
     await tick();
     expect(handler.started(0)).toEqual([10, 11, 13, 14]);
     expect({ inFlight: engine.inFlight, waiting: engine.waiting }).toEqual({ inFlight: 1, waiting: 1 });
@@ -366,7 +366,7 @@ describe('ConsumeEngine', () => {
   });
 
   it('retries a failed record after its backoff, holding its key only, and lets the key go on once it succeeds', async () => {
-    const { engine, handler, commits, retries, timers, retried, lines, clock, take, tick } = engineWith();
+    const { engine, handler, release, commits, retries, timers, retried, lines, clock, take, tick } = engineWith();
     await engine.joined({ [TOPIC]: [0] });
     await take(batch(0, 10, [[10, 'a'], [11, 'a'], [12, 'b']]));
     handler.run(0, 10).fail(new Error('database down'));
@@ -377,8 +377,7 @@ describe('ConsumeEngine', () => {
     expect(timers.delays()).toContain(FIRST_RETRY_MS);
 
     // Key b goes on; key a waits, and nothing is committed past 10.
-    handler.release(0, 12);
-    await settle();
+    await release(0, 12);
     await tick();
     expect(handler.started(0)).toEqual([10, 12]);
     expect(commits.history(0)).toEqual([]);
@@ -388,43 +387,38 @@ describe('ConsumeEngine', () => {
     await settle();
     expect(handler.started(0)).toEqual([10, 12, 10]);
     expect(retries.stalled()).toHaveLength(1);
-    handler.release(0, 10);
-    await settle();
+    await release(0, 10);
     expect(handler.started(0)).toEqual([10, 12, 10, 11]);
     expect(retries.stalled()).toEqual([]);
     expect(lines.at(-1)).toMatch(/^payment-successful\[0\]@10 handled after 1 retries \(.* s\): its key flows again$/);
-    handler.release(0, 11);
-    await settle();
+    await release(0, 11);
     await tick();
     expect(commits.history(0)).toEqual([13n]);
   });
 
   it('gives records without a key one lane per partition', async () => {
-    const { engine, handler, take } = engineWith();
+    const { engine, handler, release, take } = engineWith();
     await engine.joined({ [TOPIC]: [0, 1] });
     await take(batch(0, 10, [[10, null], [11, null], [12, 'k']]));
     await take(batch(1, 20, [[20, null]]));
     expect(handler.started(0)).toEqual([10, 12]);
     expect(handler.started(1)).toEqual([20]);
-    handler.release(0, 10);
-    await settle();
+    await release(0, 10);
     expect(handler.started(0)).toEqual([10, 12, 11]);
     expect(handler.overlaps).toEqual([]);
   });
 
   it("with order 'partition', runs one record at a time per partition, in offset order, partitions side by side", async () => {
-    const { engine, handler, take } = engineWith({ order: 'partition' });
+    const { engine, handler, release, take } = engineWith({ order: 'partition' });
     await engine.joined({ [TOPIC]: [0, 1] });
     await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, null]]));
     await take(batch(1, 20, [[20, 'c'], [21, 'd']]));
     expect(handler.started(0)).toEqual([10]);
     expect(handler.started(1)).toEqual([20]);
     for (const offset of [10, 11]) {
-      handler.release(0, offset);
-      await settle();
+      await release(0, offset);
     }
-    handler.release(1, 20);
-    await settle();
+    await release(1, 20);
     expect(handler.started(0)).toEqual([10, 11, 12]);
     expect(handler.started(1)).toEqual([20, 21]);
     expect(handler.overlaps).toEqual([]);
@@ -432,14 +426,13 @@ describe('ConsumeEngine', () => {
 
   describe('at a new generation', () => {
     it('gives up a partition no longer assigned: its record finishing later commits nothing', async () => {
-      const { engine, handler, commits, take, tick } = engineWith();
+      const { engine, handler, release, commits, take, tick } = engineWith();
       await engine.joined({ [TOPIC]: [0, 1] });
       await take(batch(0, 10, [[10, 'a']]));
       await take(batch(1, 20, [[20, 'b'], [21, 'b']]));
       await engine.joined({ [TOPIC]: [0] });
       expect(engine.held().map((h) => h.partition)).toEqual([0]);
-      handler.release(1, 20);
-      await settle();
+      await release(1, 20);
       await tick();
       expect(commits.history(1)).toEqual([]);
       // Its waiting record was dropped with it: the next owner runs it.
@@ -448,11 +441,10 @@ describe('ConsumeEngine', () => {
     });
 
     it('keeps the state of a partition it keeps when its next batch starts at the committed offset: nothing runs twice', async () => {
-      const { engine, handler, commits, take, tick } = engineWith();
+      const { engine, handler, release, commits, take, tick } = engineWith();
       await engine.joined({ [TOPIC]: [0] });
       await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'c']]));
-      handler.release(0, 10);
-      await settle();
+      await release(0, 10);
       await tick();
       expect(commits.history(0)).toEqual([11n]);
 
@@ -462,18 +454,16 @@ describe('ConsumeEngine', () => {
       expect(await take(again)).toBe(true);
       expect(await take(again)).toBe(true);
       expect(handler.started(0)).toEqual([10, 11, 12, 13]);
-      handler.release(0, 11, 12, 13);
-      await settle();
+      await release(0, 11, 12, 13);
       await tick();
       expect(commits.history(0)).toEqual([11n, 14n]);
     });
 
     it('begins a kept partition again when its next batch starts elsewhere: the old records commit nothing, a key still running holds its lane', async () => {
-      const { engine, handler, commits, lines, take, tick } = engineWith();
+      const { engine, handler, release, commits, lines, take, tick } = engineWith();
       await engine.joined({ [TOPIC]: [0] });
       await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'c']]));
-      handler.release(0, 10);
-      await settle();
+      await release(0, 10);
       await tick();
       expect(commits.history(0)).toEqual([11n]);
 
@@ -483,15 +473,12 @@ describe('ConsumeEngine', () => {
       expect(lines).toContain(`${TOPIC}[0]: the group's offset moved to 15 meanwhile; resuming from there`);
       // 15 has the key of 11, which is still running: it waits for it.
       expect(handler.started(0)).toEqual([10, 11, 12, 16]);
-      handler.release(0, 11);
-      await settle();
+      await release(0, 11);
       expect(handler.started(0)).toEqual([10, 11, 12, 16, 15]);
-      handler.release(0, 12);
-      await settle();
+      await release(0, 12);
       await tick();
       expect(commits.history(0)).toEqual([11n]);
-      handler.release(0, 15, 16);
-      await settle();
+      await release(0, 15, 16);
       await tick();
       expect(commits.history(0)).toEqual([11n, 17n]);
       expect(handler.overlaps).toEqual([]);
@@ -500,12 +487,11 @@ describe('ConsumeEngine', () => {
     // Records finishing between the join and the partition's confirming batch request a tick that skips the
     // unconfirmed state; the confirming batch, with nothing new, must request one itself.
     it('commits what a kept partition finished during the rebalance once its next batch confirms it', async () => {
-      const { engine, handler, commits, take, tick } = engineWith();
+      const { engine, release, commits, take, tick } = engineWith();
       await engine.joined({ [TOPIC]: [0] });
       await take(batch(0, 10, [[10, 'a'], [11, 'b']]));
       await engine.joined({ [TOPIC]: [0] });
-      handler.release(0, 10, 11);
-      await settle();
+      await release(0, 10, 11);
       await tick();
       expect(commits.history(0)).toEqual([]);
       // The partition is idle: kafkajs fetches from the committed offset and brings nothing new.
@@ -517,7 +503,7 @@ describe('ConsumeEngine', () => {
     // A record whose retry is due while every place is taken waits in the ready queue, no longer held; if its
     // partition is given up meanwhile, it must not run once a place frees.
     it('does not run the retry of a record whose partition was given up while it waited for a place', async () => {
-      const { engine, handler, timers, take } = engineWith({ maxInFlight: 1 });
+      const { engine, handler, release, timers, take } = engineWith({ maxInFlight: 1 });
       await engine.joined({ [TOPIC]: [0, 1] });
       await take(batch(0, 10, [[10, 'a']]));
       handler.run(0, 10).fail();
@@ -526,8 +512,7 @@ describe('ConsumeEngine', () => {
       timers.fire(FIRST_RETRY_MS);
       await settle();
       await engine.joined({ [TOPIC]: [1] });
-      handler.release(1, 20);
-      await settle();
+      await release(1, 20);
       expect(handler.started(0)).toEqual([10]);
     });
 
@@ -570,7 +555,7 @@ describe('ConsumeEngine', () => {
   describe('exactly once, taking a partition over', () => {
     it('runs only the records the metadata of the group’s offset does not name as finished', async () => {
       const group = new Map([[0, { offset: '10', metadata: encodeFinished(10n, [11n, 13n]) }]]);
-      const { engine, intake, handler, commits, lines, take, tick } = engineWith({}, exactlyOnceGroup(group));
+      const { engine, intake, handler, release, commits, lines, take, tick } = engineWith({}, exactlyOnceGroup(group));
       await engine.joined({ [TOPIC]: [0] });
       expect(await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'c'], [13, 'd'], [14, 'e']]))).toBe(true);
       expect(handler.started(0)).toEqual([10, 12, 14]);
@@ -578,12 +563,10 @@ describe('ConsumeEngine', () => {
       expect(intake.get(TOPIC, 0)).toMatchObject({ committed: 10n, committedMetadata: encodeFinished(10n, [11n, 13n]), held: 5 });
       expect({ inFlight: engine.inFlight, waiting: engine.waiting }).toEqual({ inFlight: 3, waiting: 0 });
 
-      handler.release(0, 12, 14);
-      await settle();
+      await release(0, 12, 14);
       await tick();
       expect(commits.history(0)).toEqual([]);
-      handler.release(0, 10);
-      await settle();
+      await release(0, 10);
       await tick();
       expect(commits.history(0)).toEqual([15n]);
       expect(handler.started(0)).toEqual([10, 12, 14]);
@@ -592,7 +575,7 @@ describe('ConsumeEngine', () => {
     it('keeps a state whose offset and metadata are the group’s, and begins one again whose metadata differs', async () => {
       const metadata = encodeFinished(10n, [12n]);
       const group = new Map([[0, { offset: '10', metadata }]]);
-      const { engine, intake, handler, lines, take } = engineWith({}, exactlyOnceGroup(group));
+      const { engine, intake, handler, release, lines, take } = engineWith({}, exactlyOnceGroup(group));
       await engine.joined({ [TOPIC]: [0] });
       await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'c'], [13, 'd']]));
       expect(handler.started(0)).toEqual([10, 11, 13]);
@@ -615,8 +598,7 @@ describe('ConsumeEngine', () => {
       expect(lines.at(-1)).toBe(`${TOPIC}[0]: 2 record(s) past 10 were finished by the previous owner; skipping them`);
       // 12 and 13 are not run again; 10, 11, 14 wait for their runs of the old state, 15 starts.
       expect(handler.started(0)).toEqual([10, 11, 13, 14, 15]);
-      handler.release(0, 10, 11, 14);
-      await settle();
+      await release(0, 10, 11, 14);
       expect(handler.started(0)).toEqual([10, 11, 13, 14, 15, 10, 11, 14]);
       expect(handler.overlaps).toEqual([]);
     });
@@ -624,14 +606,13 @@ describe('ConsumeEngine', () => {
 
   describe('stopping', () => {
     it('takes no batch, starts no record, waits for those in flight, then commits once', async () => {
-      const { engine, handler, commits, timers, take } = engineWith();
+      const { engine, handler, release, commits, timers, take } = engineWith();
       await engine.joined({ [TOPIC]: [0] });
       await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'a'], [13, 'c']]));
       let drained = false;
       const draining = engine.drain(GRACE_MS).then(() => void (drained = true));
       expect(await take(batch(0, 14, [[14, 'd']]))).toBe(false);
-      handler.release(0, 10, 11);
-      await settle();
+      await release(0, 10, 11);
       // 12 (key a) waited for 10: it does not start now.
       expect(handler.started(0)).toEqual([10, 11, 13]);
       expect(drained).toBe(false);
@@ -643,11 +624,10 @@ describe('ConsumeEngine', () => {
     });
 
     it('stops waiting for a record that never ends after the grace, and commits what is done before it', async () => {
-      const { engine, handler, commits, timers, take } = engineWith();
+      const { engine, release, commits, timers, take } = engineWith();
       await engine.joined({ [TOPIC]: [0] });
       await take(batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'c']]));
-      handler.release(0, 10, 12);
-      await settle();
+      await release(0, 10, 12);
       let drained = false;
       const draining = engine.drain(GRACE_MS).then(() => void (drained = true));
       await settle();
@@ -659,11 +639,10 @@ describe('ConsumeEngine', () => {
     });
 
     it('gives up a last commit the broker does not answer after the grace', async () => {
-      const { engine, handler, commits, timers, take } = engineWith();
+      const { engine, release, commits, timers, take } = engineWith();
       await engine.joined({ [TOPIC]: [0] });
       await take(batch(0, 10, [[10, 'a']]));
-      handler.release(0, 10);
-      await settle();
+      await release(0, 10);
       commits.answer = new Promise<void>(() => undefined);
       let gaveUp = 0;
       let drained = false;
@@ -685,12 +664,11 @@ describe('ConsumeEngine', () => {
       [false, 'failed: Error: transaction timed out'],
       [true, 'was fenced (another member claimed the partition)'],
     ])('(fenced: %s) gives its work up, seeks it back to its commit, and takes it again only once heartbeats confirm the owner', async (fenced, why) => {
-      const { engine, intake, handler, commits, retries, calls, lines, clock, take, tick } = engineWith();
+      const { engine, intake, handler, release, commits, retries, calls, lines, clock, take, tick } = engineWith();
       await engine.joined({ [TOPIC]: [0] });
       const first = batch(0, 10, [[10, 'a'], [11, 'b'], [12, 'c']]);
       await take(first);
-      handler.release(0, 10);
-      await settle();
+      await release(0, 10);
       await tick();
       expect(commits.history(0)).toEqual([11n]);
 
@@ -698,8 +676,7 @@ describe('ConsumeEngine', () => {
       expect(calls).toEqual([`pause ${TOPIC}[0]`, `seek ${TOPIC}[0] 11`]);
       expect(retries.stalled()).toEqual([expect.objectContaining({ partition: 0, offset: '11', attempts: 1 })]);
       expect(lines.at(-1)).toBe(`WARN ${TOPIC}[0]: its transaction ${why}; the uncommitted work is discarded, waiting for the group to confirm the owner`);
-      handler.release(0, 11, 12);
-      await settle();
+      await release(0, 11, 12);
       await tick();
       expect(commits.history(0)).toEqual([11n]);
 
@@ -718,14 +695,13 @@ describe('ConsumeEngine', () => {
       expect(await take(refetched)).toBe(true);
       expect(handler.started(0)).toEqual([10, 11, 12, 11, 12, 13]);
       expect(retries.stalled()).toEqual([]);
-      handler.release(0, 11, 12, 13);
-      await settle();
+      await release(0, 11, 12, 13);
       await tick();
       expect(commits.history(0)).toEqual([11n, 14n]);
     });
 
     it('ignores a late failure of a state that is no longer the partition’s, of this generation or an earlier one', async () => {
-      const { engine, intake, handler, commits, calls, clock, take, tick } = engineWith();
+      const { engine, intake, handler, release, commits, calls, clock, take, tick } = engineWith();
       await engine.joined({ [TOPIC]: [0] });
       await take(batch(0, 10, [[10, 'a']]));
       // A transaction of the earlier generation, aborted by this member's own claim at the join: the state goes on.
@@ -733,8 +709,7 @@ describe('ConsumeEngine', () => {
       engine.transactionFailed(intake.get(TOPIC, 0)!, new Error('transaction aborted'), false);
       expect(calls).toEqual([]);
       expect(await take(batch(0, 10, [[10, 'a']]))).toBe(true);
-      handler.release(0, 10);
-      await settle();
+      await release(0, 10);
       await tick();
       expect(commits.history(0)).toEqual([11n]);
       await take(batch(0, 11, [[11, 'b']]));
@@ -752,10 +727,8 @@ describe('ConsumeEngine', () => {
       expect(calls).toEqual([]);
       // The new 11 waits for the old one, still running, of its key.
       expect(handler.started(0)).toEqual([10, 11, 12]);
-      handler.release(0, 11);
-      await settle();
-      handler.release(0, 11, 12);
-      await settle();
+      await release(0, 11);
+      await release(0, 11, 12);
       await tick();
       expect(commits.history(0)).toEqual([11n, 13n]);
       expect(handler.started(0)).toEqual([10, 11, 12, 11]);
